@@ -1,0 +1,223 @@
+//! The decoded-block cache.
+//!
+//! A block is a run of decoded instructions starting at a physical address:
+//! it ends after the delay slot of the first branch or jump, after an
+//! instruction that changes machine state the following instructions depend
+//! on (see [`Instr::ends_block`]), at the end of the page, or at
+//! [`MAX_BLOCK`] instructions. Blocks are keyed by physical address, so TLB
+//! changes never invalidate them; stores into a page holding blocks do (see
+//! [`crate::memory`]). The cache is shared by all CPUs of a machine.
+
+use std::collections::HashMap;
+
+use crate::decode::decode;
+use crate::instr::Instr;
+use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
+
+/// Longest block, in instructions.
+pub const MAX_BLOCK: usize = 64;
+
+/// log2 of the size of the direct-mapped lookup table.
+const FAST_BITS: u32 = 16;
+
+/// A straight-line run of decoded instructions.
+#[derive(Debug)]
+pub(crate) struct Block {
+    /// Physical address of the first instruction.
+    pub pa: u64,
+    /// The instructions.
+    pub instrs: Box<[Instr]>,
+}
+
+/// Decoded blocks of all CPUs of one machine.
+#[derive(Debug)]
+pub struct CodeCache {
+    blocks: Vec<Option<Block>>,
+    free: Vec<u32>,
+    index: HashMap<u64, u32>,
+    fast: Box<[(u64, u32)]>,
+    by_page: HashMap<u64, Vec<u32>>,
+    decoded: u64,
+    invalidated: u64,
+}
+
+impl Default for CodeCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl CodeCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        CodeCache {
+            blocks: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            fast: vec![(u64::MAX, 0); 1 << FAST_BITS].into_boxed_slice(),
+            by_page: HashMap::new(),
+            decoded: 0,
+            invalidated: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn fast_slot(pa: u64) -> usize {
+        ((pa >> 2) as usize) & ((1 << FAST_BITS) - 1)
+    }
+
+    /// Finds the block starting at `pa`, building it from RAM if needed.
+    /// `pa` must be a word-aligned RAM address.
+    #[inline(always)]
+    pub(crate) fn get_or_build(&mut self, mem: &mut PhysMem, pa: u64) -> u32 {
+        let f = self.fast[Self::fast_slot(pa)];
+        if f.0 == pa {
+            return f.1;
+        }
+        self.lookup_slow(mem, pa)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn lookup_slow(&mut self, mem: &mut PhysMem, pa: u64) -> u32 {
+        let id = match self.index.get(&pa) {
+            Some(&id) => id,
+            None => self.build(mem, pa),
+        };
+        self.fast[Self::fast_slot(pa)] = (pa, id);
+        id
+    }
+
+    /// The block with identifier `id`.
+    #[inline(always)]
+    pub(crate) fn block(&self, id: u32) -> &Block {
+        match &self.blocks[id as usize] {
+            Some(b) => b,
+            None => unreachable!("block {id} used after invalidation"),
+        }
+    }
+
+    fn build(&mut self, mem: &mut PhysMem, pa: u64) -> u32 {
+        let page_end = (pa | (PAGE_SIZE - 1)) + 1;
+        let ram = mem.ram();
+        let mut instrs = Vec::with_capacity(16);
+        let mut addr = pa;
+        let mut in_delay_slot = false;
+        while addr < page_end && instrs.len() < MAX_BLOCK {
+            let a = addr as usize;
+            let word = u32::from_le_bytes([ram[a], ram[a + 1], ram[a + 2], ram[a + 3]]);
+            let ins = decode(word);
+            instrs.push(ins);
+            addr += 4;
+            if in_delay_slot {
+                break;
+            }
+            if ins.has_delay_slot() {
+                in_delay_slot = true;
+            } else if ins.ends_block() {
+                break;
+            }
+        }
+        let page = pa >> PAGE_SHIFT;
+        mem.mark_code_page(page);
+        let block = Block {
+            pa,
+            instrs: instrs.into_boxed_slice(),
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.blocks[id as usize] = Some(block);
+                id
+            }
+            None => {
+                self.blocks.push(Some(block));
+                (self.blocks.len() - 1) as u32
+            }
+        };
+        self.index.insert(pa, id);
+        self.by_page.entry(page).or_default().push(id);
+        self.decoded += 1;
+        id
+    }
+
+    /// Drops every block of the code pages written since the last call.
+    pub(crate) fn invalidate_written(&mut self, mem: &mut PhysMem) {
+        for page in mem.take_written_code_pages() {
+            self.invalidate_page(mem, page);
+        }
+    }
+
+    /// Drops every block in physical page `page`.
+    pub fn invalidate_page(&mut self, mem: &mut PhysMem, page: u64) {
+        let Some(ids) = self.by_page.remove(&page) else {
+            return;
+        };
+        for id in ids {
+            if let Some(b) = self.blocks[id as usize].take() {
+                self.index.remove(&b.pa);
+                let slot = &mut self.fast[Self::fast_slot(b.pa)];
+                if slot.0 == b.pa {
+                    *slot = (u64::MAX, 0);
+                }
+                self.free.push(id);
+                self.invalidated += 1;
+            }
+        }
+        mem.clear_code_page(page);
+    }
+
+    /// Blocks decoded so far.
+    pub fn blocks_decoded(&self) -> u64 {
+        self.decoded
+    }
+
+    /// Blocks dropped because their code was overwritten.
+    pub fn blocks_invalidated(&self) -> u64 {
+        self.invalidated
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mem_with(words: &[u32], at: u64) -> PhysMem {
+        let mut m = PhysMem::new(4 * PAGE_SIZE).unwrap();
+        for (i, w) in words.iter().enumerate() {
+            m.write_u32(at + 4 * i as u64, *w).unwrap();
+        }
+        m
+    }
+
+    #[test]
+    fn block_ends_after_the_delay_slot() {
+        // addiu; beq; addiu (delay slot); addiu (next block)
+        let mut m = mem_with(&[0x2484_0001, 0x1000_0002, 0x2484_0001, 0x2484_0001], 0x100);
+        let mut c = CodeCache::new();
+        let id = c.get_or_build(&mut m, 0x100);
+        assert_eq!(c.block(id).instrs.len(), 3);
+        assert!(m.is_code_page(0));
+    }
+
+    #[test]
+    fn block_stops_at_page_end_even_inside_a_branch() {
+        let mut m = mem_with(&[0x2484_0001, 0x1000_0002], PAGE_SIZE - 8);
+        let mut c = CodeCache::new();
+        let id = c.get_or_build(&mut m, PAGE_SIZE - 8);
+        assert_eq!(c.block(id).instrs.len(), 2);
+    }
+
+    #[test]
+    fn writing_a_code_page_invalidates_its_blocks() {
+        let mut m = mem_with(&[0x2484_0001, 0x0000_0000], 0x200);
+        let mut c = CodeCache::new();
+        let first = c.get_or_build(&mut m, 0x200);
+        assert_eq!(c.block(first).instrs[0], decode(0x2484_0001));
+        m.write_u32(0x200, 0x2484_0002).unwrap();
+        c.invalidate_written(&mut m);
+        assert!(!m.is_code_page(0));
+        let second = c.get_or_build(&mut m, 0x200);
+        assert_eq!(c.block(second).instrs[0], decode(0x2484_0002));
+        assert_eq!(c.blocks_invalidated(), 1);
+    }
+}

@@ -1,0 +1,634 @@
+//! One MIPS64 CPU: architectural state, the block-executing run loop,
+//! exception delivery, interrupts and the CP0 timer.
+//!
+//! Time is counted in CPU cycles; in this functional model every instruction
+//! takes one cycle and `WAIT` lets cycles pass without instructions. CP0 Count
+//! runs at half the cycle rate, as on the cores Linux knows.
+
+use crate::bus::Bus;
+use crate::code::CodeCache;
+use crate::cp0::{cause, status, Cp0, TLB_ENTRIES};
+use crate::exception::{ExcCode, Exception, Trap};
+use crate::fpu::Fpu;
+use crate::instr::Instr;
+use crate::memory::PhysMem;
+use crate::mmu::{uses_xtlb_refill, Privilege};
+use crate::softtlb::SoftTlb;
+use crate::tlb::Tlb;
+
+/// Where exceptions go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrapDelivery {
+    /// Through the MIPS exception vectors, updating CP0, as hardware does:
+    /// the operating system runs on the bare machine.
+    Vectors,
+    /// To native code: [`Cpu::run`] returns [`RunExit::Trap`] with the CPU
+    /// stopped at the faulting instruction and CP0 untouched. The monitor
+    /// uses this to trap-and-emulate.
+    Native,
+}
+
+/// Why [`Cpu::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunExit {
+    /// The cycle limit was reached.
+    Limit,
+    /// The CPU executed `WAIT` and no enabled interrupt is pending; call
+    /// [`Cpu::idle_until`] to let time pass.
+    Halted,
+    /// An exception for native delivery ([`TrapDelivery::Native`]).
+    Trap(Trap),
+    /// A device asked to stop the simulation.
+    Stop,
+}
+
+/// Counters kept by every CPU.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CpuStats {
+    /// Instructions executed.
+    pub instructions: u64,
+    /// Cycles spent halted in `WAIT`.
+    pub idle_cycles: u64,
+    /// Exceptions taken, by exception code.
+    pub exceptions: [u64; 32],
+    /// TLB refill exceptions (a subset of TLBL/TLBS).
+    pub tlb_refills: u64,
+    /// Entries written with `tlbwi`/`tlbwr`.
+    pub tlb_writes: u64,
+    /// Cycles by privilege level (kernel, supervisor, user), excluding idle.
+    pub mode_cycles: [u64; 3],
+}
+
+/// Control flow after one instruction, inside a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Continue with the next instruction.
+    Next,
+    /// A branch or jump: execute the delay slot, then continue at the target
+    /// (the fall-through address for a branch not taken).
+    Branch(u64),
+    /// A branch-likely not taken: the delay slot is skipped.
+    SkipDelaySlot,
+    /// Transfer without delay slot (ERET).
+    Jump(u64),
+    /// State changed: end the block after this instruction.
+    Stop,
+    /// `WAIT`: halt after this instruction.
+    Halt,
+}
+
+/// A MIPS64 Release 2 CPU.
+#[derive(Debug)]
+pub struct Cpu {
+    /// General registers; `gpr[0]` always reads zero.
+    pub gpr: [u64; 32],
+    /// HI register.
+    pub hi: u64,
+    /// LO register.
+    pub lo: u64,
+    /// Address of the next instruction to execute.
+    pub pc: u64,
+    /// Coprocessor 0.
+    pub cp0: Cp0,
+    /// Coprocessor 1.
+    pub fpu: Fpu,
+    /// The architectural TLB.
+    pub tlb: Tlb,
+    /// Counters.
+    pub stats: CpuStats,
+    pub(crate) cpu_num: u32,
+    pub(crate) delivery: TrapDelivery,
+    /// Cycles since reset.
+    pub(crate) cycles: u64,
+    /// Run-loop limit: the hot loop checks only this; setting it to 0 forces
+    /// the slow checks at the next block boundary.
+    pub(crate) deadline: u64,
+    /// Cycle at which Count reaches Compare.
+    pub(crate) timer_deadline: u64,
+    /// Count = cycles/2 + count_offset (mod 2^32).
+    pub(crate) count_offset: u32,
+    /// Next TLB index used by `tlbwr`.
+    pub(crate) random: u32,
+    /// Hardware interrupt lines IP2..IP7 (Cause.IP layout).
+    pub(crate) hw_lines: u8,
+    /// Cause.TI is routed to this Cause.IP bit (IntCtl.IPTI).
+    pub(crate) timer_ip: u8,
+    pub(crate) ll_bit: bool,
+    pub(crate) ll_va: u64,
+    pub(crate) ll_value: u64,
+    pub(crate) halted: bool,
+    /// A branch was taken at the end of the previous block whose delay slot
+    /// (at `pc`) has not executed yet: continue at this target after it.
+    pub(crate) delay_target: Option<u64>,
+    /// Exception waiting to be handed to native code.
+    pub(crate) pending_trap: Option<Trap>,
+    pub(crate) stop_requested: bool,
+    pub(crate) privilege: Privilege,
+    pub(crate) stlb: SoftTlb,
+    pub(crate) code_epoch: u64,
+    /// First instruction address and starting cycle of the executing block,
+    /// to compute the exact cycle of an instruction inside it.
+    pub(crate) block_pc: u64,
+    /// Print every instruction (slow; for debugging).
+    pub trace_instructions: bool,
+}
+
+impl Cpu {
+    /// A CPU in its reset state, numbered `cpu_num` (EBase.CPUNum), starting
+    /// at the reset vector.
+    pub fn new(cpu_num: u32) -> Self {
+        let mut cpu = Cpu {
+            gpr: [0; 32],
+            hi: 0,
+            lo: 0,
+            pc: 0xffff_ffff_bfc0_0000,
+            cp0: Cp0::reset(cpu_num),
+            fpu: Fpu::new(),
+            tlb: Tlb::default(),
+            stats: CpuStats::default(),
+            cpu_num,
+            delivery: TrapDelivery::Vectors,
+            cycles: 0,
+            deadline: 0,
+            timer_deadline: 0,
+            count_offset: 0,
+            random: TLB_ENTRIES as u32 - 1,
+            hw_lines: 0,
+            timer_ip: 7,
+            ll_bit: false,
+            ll_va: 0,
+            ll_value: 0,
+            halted: false,
+            delay_target: None,
+            pending_trap: None,
+            stop_requested: false,
+            privilege: Privilege::Kernel,
+            stlb: SoftTlb::default(),
+            code_epoch: 0,
+            block_pc: 0,
+            trace_instructions: false,
+        };
+        cpu.reschedule_timer(0);
+        cpu.privilege = Privilege::from_status(cpu.cp0.status);
+        cpu
+    }
+
+    /// Chooses where exceptions are delivered.
+    pub fn set_trap_delivery(&mut self, d: TrapDelivery) {
+        self.delivery = d;
+    }
+
+    /// The CPU number (EBase.CPUNum).
+    pub fn cpu_num(&self) -> u32 {
+        self.cpu_num
+    }
+
+    /// Cycles since reset.
+    pub fn cycles(&self) -> u64 {
+        self.cycles
+    }
+
+    /// True while halted in `WAIT`.
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+
+    /// Current privilege level.
+    pub fn privilege(&self) -> Privilege {
+        self.privilege
+    }
+
+    /// Cycle at which the CP0 timer next fires.
+    pub fn timer_deadline(&self) -> u64 {
+        self.timer_deadline
+    }
+
+    /// True when an interrupt could ever end a `WAIT`: some interrupt line is
+    /// enabled in Status.IM. A halted CPU for which this is false (and
+    /// interrupts disabled) is stopped for good, the way Linux powers off.
+    pub fn can_be_woken(&self) -> bool {
+        self.cp0.status & status::IM != 0 && self.cp0.status & status::IE != 0
+    }
+
+    /// Writes a general register (writes to `$0` are discarded).
+    #[inline(always)]
+    pub fn set_gpr(&mut self, r: u8, v: u64) {
+        self.gpr[(r & 31) as usize] = v;
+        self.gpr[0] = 0;
+    }
+
+    /// Reads a general register.
+    #[inline(always)]
+    pub fn gpr(&self, r: u8) -> u64 {
+        self.gpr[(r & 31) as usize]
+    }
+
+    /// Sets the hardware interrupt lines IP2..IP7 (bits 2..7, Cause.IP layout).
+    pub fn set_irq_lines(&mut self, lines: u8) {
+        if lines != self.hw_lines {
+            self.hw_lines = lines & 0xfc;
+            self.update_interrupts();
+        }
+    }
+
+    /// Lets a halted CPU's time pass up to cycle `until` (or its timer).
+    pub fn idle_until(&mut self, until: u64) {
+        let to = until.min(self.timer_deadline).max(self.cycles);
+        self.stats.idle_cycles += to - self.cycles;
+        self.cycles = to;
+        if self.cycles >= self.timer_deadline {
+            self.fire_timer();
+        }
+    }
+
+    /// Cycle count at the instruction at `pc` inside the executing block.
+    #[inline]
+    pub(crate) fn now(&self, pc: u64) -> u64 {
+        self.cycles + (pc.wrapping_sub(self.block_pc) >> 2)
+    }
+
+    /// Forces the run loop's slow checks at the next block boundary.
+    #[inline]
+    pub(crate) fn force_check(&mut self) {
+        self.deadline = 0;
+    }
+
+    /// Recomputes Cause.IP from software bits, hardware lines and the timer,
+    /// and arms the run loop if an interrupt can be taken.
+    pub(crate) fn update_interrupts(&mut self) {
+        let ti = if self.cp0.cause & cause::TI != 0 {
+            1u64 << self.timer_ip
+        } else {
+            0
+        };
+        let ip = (self.cp0.cause & cause::IP_SW) | ((self.hw_lines as u64 | ti) << cause::IP_SHIFT);
+        self.cp0.cause = (self.cp0.cause & !cause::IP) | ip;
+        if self.interrupt_pending() {
+            self.force_check();
+        }
+    }
+
+    /// An enabled interrupt is pending and interrupts are enabled.
+    #[inline]
+    pub(crate) fn interrupt_pending(&self) -> bool {
+        let st = self.cp0.status;
+        st & (status::IE | status::EXL | status::ERL) == status::IE
+            && (self.cp0.cause & st & status::IM) != 0
+    }
+
+    /// Runs until cycle `until`, a halt, a native trap or a stop request.
+    pub fn run<B: Bus>(
+        &mut self,
+        mem: &mut PhysMem,
+        code: &mut CodeCache,
+        bus: &mut B,
+        until: u64,
+    ) -> RunExit {
+        if self.trace_instructions {
+            self.run_loop::<B, true>(mem, code, bus, until)
+        } else {
+            self.run_loop::<B, false>(mem, code, bus, until)
+        }
+    }
+
+    fn run_loop<B: Bus, const TRACE: bool>(
+        &mut self,
+        mem: &mut PhysMem,
+        code: &mut CodeCache,
+        bus: &mut B,
+        until: u64,
+    ) -> RunExit {
+        self.force_check();
+        loop {
+            if self.cycles >= self.deadline {
+                if let Some(exit) = self.slow_checks(mem, code, bus, until) {
+                    return exit;
+                }
+                continue;
+            }
+            let pc = self.pc;
+            let id = match self.fetch_block(mem, code, bus, pc) {
+                Ok(id) => id,
+                Err(e) => {
+                    self.raise(e, pc, false, None);
+                    continue;
+                }
+            };
+            let block = code.block(id);
+            self.block_pc = pc;
+            self.exec_block::<B, TRACE>(&block.instrs, mem, bus);
+        }
+    }
+
+    /// Everything the hot loop does not check per block. Returns `Some` when
+    /// `run` must return.
+    #[cold]
+    fn slow_checks<B: Bus>(
+        &mut self,
+        mem: &mut PhysMem,
+        code: &mut CodeCache,
+        bus: &mut B,
+        until: u64,
+    ) -> Option<RunExit> {
+        if mem.has_written_code() {
+            code.invalidate_written(mem);
+        }
+        if mem.code_epoch() != self.code_epoch {
+            self.code_epoch = mem.code_epoch();
+            self.stlb.flush_writes();
+        }
+        if self.cycles >= self.timer_deadline {
+            self.fire_timer();
+        }
+        if let Some(t) = self.pending_trap.take() {
+            return Some(RunExit::Trap(t));
+        }
+        if self.stop_requested || bus.stop_requested() {
+            self.stop_requested = false;
+            return Some(RunExit::Stop);
+        }
+        if self.cycles >= until {
+            return Some(RunExit::Limit);
+        }
+        self.deadline = until.min(self.timer_deadline);
+        if let Some(target) = self.delay_target.take() {
+            self.exec_pending_delay_slot(mem, code, bus, target);
+            self.force_check();
+            return None;
+        }
+        if self.interrupt_pending() {
+            self.halted = false;
+            self.raise(Exception::new(ExcCode::Int), self.pc, false, None);
+            self.force_check();
+            return None;
+        }
+        if self.halted {
+            // Like most Release 2 cores (and Config7.WII = 0), WAIT ends only
+            // for an interrupt that can be taken.
+            return Some(RunExit::Halted);
+        }
+        None
+    }
+
+    /// Executes one block starting at `self.pc` (= `self.block_pc`).
+    #[inline(always)]
+    fn exec_block<B: Bus, const TRACE: bool>(
+        &mut self,
+        instrs: &[Instr],
+        mem: &mut PhysMem,
+        bus: &mut B,
+    ) {
+        let base = self.pc;
+        let n = instrs.len();
+        let mut i = 0;
+        while i < n {
+            let pc = base.wrapping_add(4 * i as u64);
+            let ins = &instrs[i];
+            if TRACE {
+                self.trace(pc, ins);
+            }
+            match self.step(ins, pc, mem, bus) {
+                Ok(Flow::Next) => i += 1,
+                Ok(Flow::Branch(target)) => {
+                    if i + 1 < n {
+                        let slot_pc = pc.wrapping_add(4);
+                        let slot = &instrs[i + 1];
+                        if TRACE {
+                            self.trace(slot_pc, slot);
+                        }
+                        match self.step(slot, slot_pc, mem, bus) {
+                            Ok(Flow::Halt) => {
+                                self.halted = true;
+                                self.force_check();
+                                self.pc = target;
+                            }
+                            Ok(_) => self.pc = target,
+                            Err(e) => {
+                                self.retire(i + 1);
+                                self.raise(e, slot_pc, true, Some(*slot));
+                                return;
+                            }
+                        }
+                        self.retire(i + 2);
+                    } else {
+                        // The delay slot is on the next page.
+                        self.pc = pc.wrapping_add(4);
+                        self.delay_target = Some(target);
+                        self.force_check();
+                        self.retire(i + 1);
+                    }
+                    return;
+                }
+                Ok(Flow::SkipDelaySlot) => {
+                    self.pc = pc.wrapping_add(8);
+                    self.retire(i + 1);
+                    return;
+                }
+                Ok(Flow::Jump(target)) => {
+                    self.pc = target;
+                    self.retire(i + 1);
+                    return;
+                }
+                Ok(Flow::Stop) => {
+                    self.pc = pc.wrapping_add(4);
+                    self.retire(i + 1);
+                    return;
+                }
+                Ok(Flow::Halt) => {
+                    self.pc = pc.wrapping_add(4);
+                    self.halted = true;
+                    self.force_check();
+                    self.retire(i + 1);
+                    return;
+                }
+                Err(e) => {
+                    self.retire(i);
+                    self.raise(e, pc, false, Some(*ins));
+                    return;
+                }
+            }
+        }
+        self.pc = base.wrapping_add(4 * n as u64);
+        self.retire(n);
+    }
+
+    /// Executes the delay slot at `self.pc` of a branch taken at the end of the
+    /// previous block, then continues at `target`.
+    fn exec_pending_delay_slot<B: Bus>(
+        &mut self,
+        mem: &mut PhysMem,
+        code: &mut CodeCache,
+        bus: &mut B,
+        target: u64,
+    ) {
+        let pc = self.pc;
+        let id = match self.fetch_block(mem, code, bus, pc) {
+            Ok(id) => id,
+            Err(e) => {
+                self.raise(e, pc, true, None);
+                return;
+            }
+        };
+        let ins = code.block(id).instrs[0];
+        self.block_pc = pc;
+        if self.trace_instructions {
+            self.trace(pc, &ins);
+        }
+        match self.step(&ins, pc, mem, bus) {
+            Ok(flow) => {
+                if flow == Flow::Halt {
+                    self.halted = true;
+                }
+                self.pc = target;
+                self.retire(1);
+            }
+            Err(e) => self.raise(e, pc, true, Some(ins)),
+        }
+    }
+
+    #[inline(always)]
+    fn retire(&mut self, n: usize) {
+        let n = n as u64;
+        self.cycles += n;
+        self.stats.instructions += n;
+        self.stats.mode_cycles[self.privilege as usize] += n;
+    }
+
+    #[cold]
+    fn trace(&self, pc: u64, ins: &Instr) {
+        eprintln!(
+            "cpu{} {:016x}: {}",
+            self.cpu_num,
+            pc,
+            crate::disasm::disasm(ins, pc)
+        );
+    }
+
+    /// Raises exception `e` for the instruction at `pc` (in a delay slot when
+    /// `in_delay_slot`), delivering it as configured.
+    #[cold]
+    pub(crate) fn raise(
+        &mut self,
+        e: Exception,
+        pc: u64,
+        in_delay_slot: bool,
+        instr: Option<Instr>,
+    ) {
+        let epc = if in_delay_slot {
+            pc.wrapping_sub(4)
+        } else {
+            pc
+        };
+        self.stats.exceptions[e.code as usize] += 1;
+        if e.refill {
+            self.stats.tlb_refills += 1;
+        }
+        match self.delivery {
+            TrapDelivery::Native => {
+                self.pc = epc;
+                self.pending_trap = Some(Trap {
+                    exception: e,
+                    pc: epc,
+                    in_delay_slot,
+                    instr,
+                });
+                self.force_check();
+            }
+            TrapDelivery::Vectors => self.deliver_to_vector(e, epc, in_delay_slot),
+        }
+    }
+
+    fn deliver_to_vector(&mut self, e: Exception, epc: u64, in_delay_slot: bool) {
+        let st = self.cp0.status;
+        let exl = st & status::EXL != 0;
+        tracing::trace!(
+            target: "mips::exc",
+            cpu = self.cpu_num,
+            "{} epc={:#x} badvaddr={:#x} bd={} status={:#x}",
+            e.code.name(),
+            epc,
+            e.badvaddr,
+            in_delay_slot,
+            st
+        );
+        if !exl {
+            self.cp0.epc = epc;
+            if in_delay_slot {
+                self.cp0.cause |= cause::BD;
+            } else {
+                self.cp0.cause &= !cause::BD;
+            }
+        }
+        self.cp0.cause = (self.cp0.cause & !(cause::EXC_MASK | cause::CE))
+            | ((e.code as u64) << cause::EXC_SHIFT)
+            | ((e.ce as u64 & 3) << cause::CE_SHIFT);
+        if e.sets_badvaddr() {
+            self.cp0.record_bad_address(e.badvaddr, e.is_tlb());
+        }
+        let offset = if e.refill && !exl {
+            if uses_xtlb_refill(e.badvaddr, st) {
+                0x080
+            } else {
+                0x000
+            }
+        } else if e.code == ExcCode::Int && self.cp0.cause & cause::IV != 0 {
+            0x200
+        } else {
+            0x180
+        };
+        let base = if st & status::BEV != 0 {
+            0xffff_ffff_bfc0_0200
+        } else {
+            self.cp0.exception_base()
+        };
+        self.cp0.status |= status::EXL;
+        self.set_privilege();
+        self.pc = base.wrapping_add(offset);
+        self.halted = false;
+        self.force_check();
+    }
+
+    /// Recomputes the privilege level after a Status change.
+    #[inline]
+    pub(crate) fn set_privilege(&mut self) {
+        self.privilege = Privilege::from_status(self.cp0.status);
+    }
+
+    /// Current value of CP0 Count at cycle `at`.
+    #[inline]
+    pub(crate) fn count_at(&self, at: u64) -> u32 {
+        ((at >> 1) as u32).wrapping_add(self.count_offset)
+    }
+
+    /// Sets Count to `value` as of cycle `at`.
+    pub(crate) fn write_count(&mut self, value: u32, at: u64) {
+        self.count_offset = value.wrapping_sub((at >> 1) as u32);
+        self.reschedule_timer(at);
+    }
+
+    /// Recomputes when Count next equals Compare, as of cycle `at`.
+    pub(crate) fn reschedule_timer(&mut self, at: u64) {
+        let count = self.count_at(at);
+        let mut ticks = self.cp0.compare.wrapping_sub(count) as u64;
+        if ticks == 0 {
+            ticks = 1 << 32;
+        }
+        self.timer_deadline = (at & !1) + ticks * 2;
+        self.force_check();
+    }
+
+    fn fire_timer(&mut self) {
+        self.cp0.cause |= cause::TI;
+        let at = self.timer_deadline;
+        // The next match is a full Count period later.
+        self.timer_deadline = at + (2u64 << 32);
+        self.update_interrupts();
+    }
+
+    /// Sets the CPU's cycle counter (checkpoint restore, multiprocessor start).
+    pub fn set_cycles(&mut self, cycles: u64) {
+        let count = self.count_at(self.cycles);
+        self.cycles = cycles;
+        self.write_count(count, cycles);
+    }
+}

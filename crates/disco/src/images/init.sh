@@ -1,0 +1,44 @@
+#!/bin/busybox sh
+# /init of the initramfs that disco builds around Debian's busybox-static.
+#
+# The board passes optional NUL-terminated string properties in /chosen:
+#   disco,exec          a shell command to run instead of the interactive shell
+#   disco,exit-address  physical address of the disco,power EXIT register, e.g.
+#                       "0x1fe00000"; a 32-bit write there ends the simulation
+#                       with the written value as exit status
+# With disco,exec the console shows exactly one line "@@DISCO-EXEC-BEGIN@@", then
+# only the command's output; its exit status is then written to EXIT.
+# Without it: "GUEST UP", then a root shell with job control on the console.
+
+/bin/busybox --install -s
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=linux PS1='\w \$ '
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null # the kernel may have mounted it
+hostname -F /etc/hostname
+cd /
+
+# chosen NAME: print /chosen property NAME without its NUL; fail if absent.
+chosen() {
+	[ -e "/proc/device-tree/chosen/$1" ] && tr -d '\000' <"/proc/device-tree/chosen/$1"
+}
+
+if [ -e /proc/device-tree/chosen/disco,exec ]; then
+	cmd=$(chosen disco,exec)
+	exit_address=$(chosen disco,exit-address)
+	read -r loglevel _ </proc/sys/kernel/printk
+	dmesg -n 1 # keep kernel messages out of the command's output
+	stty -onlcr 2>/dev/null # plain \n line ends
+	echo '@@DISCO-EXEC-BEGIN@@'
+	sh -c "$cmd"
+	status=$?
+	[ -n "$exit_address" ] && devmem "$exit_address" 32 "$status"
+	# Still running: the simulation did not end.
+	stty onlcr 2>/dev/null
+	dmesg -n "${loglevel:-7}"
+	echo "disco: no exit device (disco,exit-address: ${exit_address:-absent});" \
+		"the command exited with status $status" >&2
+fi
+
+echo 'GUEST UP'
+exec setsid cttyhack sh -l

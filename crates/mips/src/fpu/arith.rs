@@ -201,3 +201,277 @@ pub(crate) fn compare<F: Format>(env: &mut Env, a: u64, b: u64, cond: u8) -> boo
     }
     (cond & 2 != 0 && x == y) || (cond & 4 != 0 && x < y)
 }
+
+#[cfg(test)]
+mod tests {
+    //! Cross-checks: the host fast paths against the software path (round to
+    //! nearest), and the software path's directed rounding against host
+    //! round-to-nearest results corrected by the sign of their exact error.
+
+    use super::super::soft::{self, Env, Format, Rm, D, INEXACT, S};
+    use super::*;
+
+    type SoftOp = fn(&mut Env, u64, u64) -> u64;
+
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        /// A value of format F: raw bits, or with an exponent from a
+        /// narrow, tiny or huge range, or with a short significand.
+        fn value<F: Format>(&mut self) -> u64 {
+            let r = self.next();
+            let width = F::FRAC + F::EXP + 1;
+            let raw = r >> (64 - width);
+            let sign = raw & F::SIGN;
+            let frac = raw & F::FRAC_MASK;
+            let emax = F::EXP_MAX;
+            let e = match r & 7 {
+                0 | 1 => return raw,
+                2 => r % 4,
+                3 => emax - 1 - (r >> 8) % 4,
+                4 => F::BIAS as u64 - 3 + (r >> 8) % 7,
+                5 => return sign | (F::BIAS as u64) << F::FRAC | (frac & !(F::FRAC_MASK >> 4)),
+                _ => (F::BIAS as u64)
+                    .wrapping_add((r >> 8) % 61)
+                    .wrapping_sub(30),
+            };
+            sign | (e & emax) << F::FRAC | frac
+        }
+    }
+
+    fn env(rm: Rm) -> Env {
+        Env {
+            rm,
+            ftz: false,
+            flags: 0,
+        }
+    }
+
+    fn check<F: Format>(
+        name: &str,
+        fast: impl Fn(&mut Env) -> u64,
+        slow: impl Fn(&mut Env) -> u64,
+    ) {
+        let (mut ef, mut es) = (env(Rm::Nearest), env(Rm::Nearest));
+        let (rf, rs) = (fast(&mut ef), slow(&mut es));
+        assert_eq!(
+            (rf, ef.flags),
+            (rs, es.flags),
+            "{name}: fast {rf:x}/{:x} soft {rs:x}/{:x}",
+            ef.flags,
+            es.flags
+        );
+    }
+
+    fn fast_vs_soft<F: Format>(seed: u64) {
+        let mut rng = Rng(seed);
+        for _ in 0..200_000 {
+            let (a, b) = (rng.value::<F>(), rng.value::<F>());
+            let msg = format!("{a:x} {b:x}");
+            check::<F>(
+                &format!("add {msg}"),
+                |e| add::<F>(e, a, b),
+                |e| soft::add::<F>(e, a, b),
+            );
+            check::<F>(
+                &format!("sub {msg}"),
+                |e| sub::<F>(e, a, b),
+                |e| soft::add::<F>(e, a, b ^ F::SIGN),
+            );
+            check::<F>(
+                &format!("mul {msg}"),
+                |e| mul::<F>(e, a, b),
+                |e| soft::mul::<F>(e, a, b),
+            );
+            check::<F>(
+                &format!("div {msg}"),
+                |e| div::<F>(e, a, b),
+                |e| soft::div::<F>(e, a, b),
+            );
+            check::<F>(
+                &format!("sqrt {msg}"),
+                |e| sqrt::<F>(e, a),
+                |e| soft::sqrt::<F>(e, a),
+            );
+            let i = (rng.next() as i64) >> (rng.next() % 64);
+            check::<F>(
+                &format!("from_int {i}"),
+                |e| from_int::<F>(e, i),
+                |e| soft::from_int::<F>(e, i),
+            );
+        }
+    }
+
+    #[test]
+    fn fast_paths_match_soft_single() {
+        fast_vs_soft::<S>(1);
+    }
+
+    #[test]
+    fn fast_paths_match_soft_double() {
+        fast_vs_soft::<D>(2);
+    }
+
+    #[test]
+    fn fast_convert_matches_soft() {
+        let mut rng = Rng(3);
+        for _ in 0..200_000 {
+            let a = rng.value::<D>();
+            check::<S>(
+                &format!("cvt.s.d {a:x}"),
+                |e| convert::<D, S>(e, a),
+                |e| soft::convert::<D, S>(e, a),
+            );
+            let a = rng.value::<S>();
+            check::<D>(
+                &format!("cvt.d.s {a:x}"),
+                |e| convert::<S, D>(e, a),
+                |e| soft::convert::<S, D>(e, a),
+            );
+        }
+    }
+
+    /// Next representable value towards +inf (`up`) or -inf, for finite x.
+    fn step<F: Format>(x: u64, up: bool) -> u64 {
+        if x & !F::SIGN == 0 {
+            return if up { 1 } else { F::SIGN | 1 };
+        }
+        if (x & F::SIGN == 0) == up {
+            x + 1
+        } else {
+            x - 1
+        }
+    }
+
+    /// The correctly rounded result in `rm` given the round-to-nearest result
+    /// `r` and the sign of (exact - r).
+    fn directed<F: Format>(r: u64, err: f64, rm: Rm) -> u64 {
+        let neg = r & F::SIGN != 0;
+        match rm {
+            _ if err == 0.0 => r,
+            Rm::Nearest => r,
+            Rm::Up if err > 0.0 => step::<F>(r, true),
+            Rm::Down if err < 0.0 => step::<F>(r, false),
+            Rm::Zero if (err < 0.0) != neg => step::<F>(r, neg),
+            _ => r,
+        }
+    }
+
+    /// Moderate operands: results stay clear of overflow and underflow, so
+    /// the exact error terms below are representable.
+    fn moderate<F: Format>(rng: &mut Rng) -> u64 {
+        let r = rng.next();
+        let e = F::BIAS as u64 + (r >> 8) % 41 - 20;
+        let frac = if r & 1 == 0 {
+            r >> 20
+        } else {
+            (r >> 20) & !(F::FRAC_MASK >> 5)
+        };
+        (r & 2) << (F::FRAC + F::EXP - 1) | e << F::FRAC | (frac & F::FRAC_MASK)
+    }
+
+    #[test]
+    fn directed_rounding_double() {
+        let mut rng = Rng(4);
+        for i in 0..200_000u32 {
+            let (a, b) = (moderate::<D>(&mut rng), moderate::<D>(&mut rng));
+            let (x, y) = (f64::from_bits(a), f64::from_bits(b));
+            let rm = [Rm::Zero, Rm::Up, Rm::Down][i as usize % 3];
+            let cases: [(&str, u64, f64, SoftOp); 4] = [
+                (
+                    "add",
+                    (x + y).to_bits(),
+                    {
+                        let s = x + y;
+                        let bv = s - x;
+                        (x - (s - bv)) + (y - bv)
+                    },
+                    soft::add::<D>,
+                ),
+                (
+                    "mul",
+                    (x * y).to_bits(),
+                    x.mul_add(y, -(x * y)),
+                    soft::mul::<D>,
+                ),
+                (
+                    "div",
+                    (x / y).to_bits(),
+                    (-(x / y)).mul_add(y, x) * y.signum(),
+                    soft::div::<D>,
+                ),
+                (
+                    "sqrt",
+                    x.abs().sqrt().to_bits(),
+                    {
+                        let r = x.abs().sqrt();
+                        (-r).mul_add(r, x.abs())
+                    },
+                    |e, a, _| soft::sqrt::<D>(e, a & !D::SIGN),
+                ),
+            ];
+            for (name, r, err, f) in cases {
+                let mut e = env(rm);
+                let got = f(&mut e, a, b);
+                let mut want = directed::<D>(r, err, rm);
+                if name == "add" && x == -y && rm == Rm::Down {
+                    want = D::SIGN; // exact cancellation gives -0 when rounding down
+                }
+                assert_eq!(got, want, "{name} {a:x} {b:x} {rm:?}");
+                assert_eq!(
+                    e.flags,
+                    if err != 0.0 { INEXACT } else { 0 },
+                    "{name} {a:x} {b:x} flags"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn directed_rounding_single() {
+        let mut rng = Rng(5);
+        for i in 0..200_000u32 {
+            let (a, b) = (moderate::<S>(&mut rng), moderate::<S>(&mut rng));
+            let (x, y) = (f32::from_bits(a as u32), f32::from_bits(b as u32));
+            let (xd, yd) = (x as f64, y as f64);
+            let rm = [Rm::Zero, Rm::Up, Rm::Down][i as usize % 3];
+            // Products, and sums of these operands, are exact in f64; the
+            // residuals a - r*b and a - r*r are exact by Sterbenz's lemma.
+            let sq = x.abs().sqrt();
+            let cases: [(&str, f32, f64, SoftOp); 4] = [
+                ("add", x + y, xd + yd - (x + y) as f64, soft::add::<S>),
+                ("mul", x * y, xd * yd - (x * y) as f64, soft::mul::<S>),
+                (
+                    "div",
+                    x / y,
+                    (xd - (x / y) as f64 * yd) * yd.signum(),
+                    soft::div::<S>,
+                ),
+                ("sqrt", sq, xd.abs() - sq as f64 * sq as f64, |e, a, _| {
+                    soft::sqrt::<S>(e, a & !S::SIGN)
+                }),
+            ];
+            for (name, r, err, f) in cases {
+                let mut e = env(rm);
+                let got = f(&mut e, a, b);
+                let mut want = directed::<S>(r.to_bits() as u64, err, rm);
+                if name == "add" && x == -y && rm == Rm::Down {
+                    want = S::SIGN;
+                }
+                assert_eq!(got, want, "{name} {a:x} {b:x} {rm:?}");
+                assert_eq!(
+                    e.flags,
+                    if err != 0.0 { INEXACT } else { 0 },
+                    "{name} {a:x} {b:x} flags"
+                );
+            }
+        }
+    }
+}

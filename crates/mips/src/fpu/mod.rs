@@ -10,6 +10,8 @@ mod decode;
 mod exec;
 mod instr;
 mod soft;
+#[cfg(test)]
+mod tests;
 
 pub use decode::{decode_cop1, decode_cop1x};
 pub use exec::FpuException;

@@ -33,6 +33,7 @@ fn fpu_matches_qemu_vectors() {
     let text = std::fs::read_to_string(FILE)
         .unwrap_or_else(|e| panic!("cannot read {FILE}: {e} (run scripts/gen-fpu-vectors.sh)"));
     let mut sentinel = None;
+    let mut declared = None;
     let mut group: Option<Group> = None;
     let mut total = 0usize;
     let mut groups = 0usize;
@@ -45,8 +46,15 @@ fn fpu_matches_qemu_vectors() {
             continue;
         }
         if let Some(rest) = line.strip_prefix('#') {
-            if let Some(s) = rest.trim().strip_prefix("sentinel ") {
+            let rest = rest.trim();
+            if let Some(s) = rest.strip_prefix("sentinel ") {
                 sentinel = Some(hex(s.trim(), ln));
+            }
+            if let Some(n) = rest
+                .strip_prefix("end ")
+                .and_then(|r| r.strip_suffix(" vectors"))
+            {
+                declared = Some(n.parse::<usize>().expect("vector count"));
             }
             continue;
         }
@@ -145,8 +153,8 @@ fn fpu_matches_qemu_vectors() {
     }
 
     assert!(
-        groups > 0 && total > 1000,
-        "vector file {FILE} is empty or truncated ({total} vectors)"
+        groups > 0 && total > 1000 && declared == Some(total),
+        "vector file {FILE} is empty or truncated ({total} vectors, {declared:?} declared)"
     );
     if !failures.is_empty() {
         for f in failures.iter().take(60) {

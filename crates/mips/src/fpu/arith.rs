@@ -39,16 +39,15 @@ pub(crate) fn add<F: Format>(env: &mut Env, a: u64, b: u64) -> u64 {
         let r = x + y;
         let rb = F::bits(r);
         if safe::<F>(rb) {
-            // TwoSum: the exact rounding error of r (no overflow here).
-            let xv = r - y;
-            let yv = r - xv;
-            let e1 = x - xv;
-            let e2 = y - yv;
-            let err = F::bits(e1 + e2);
-            if soft::exp_field::<F>(err) != F::EXP_MAX {
-                inexact_if(env, !is_zero::<F>(err));
-                return rb;
-            }
+            // Fast2Sum: with |big| >= |small| and no overflow, r - big is
+            // exact, so the sum was exact iff it gives back small.
+            let (big, small) = if a & !F::SIGN >= b & !F::SIGN {
+                (x, y)
+            } else {
+                (y, x)
+            };
+            inexact_if(env, r - big != small);
+            return rb;
         } else if is_zero::<F>(rb) {
             // A zero sum of finite values is exact.
             return rb;

@@ -508,10 +508,19 @@ static void gen_binary(void)
                 b ^= 1ull << (dbl ? 63 : 31);
             run(fcsr_with(-1, 0), a, b, 0, 0);
         }
-        for (int i = 0; i < 24; i++) {
+        for (int i = 0; i < 32; i++) {
             uint64_t a, b;
             boundary_pair(dbl, k, i & 1, &a, &b);
             all_rm(a, b, 0, 0);
+        }
+        /* Exact result just below the smallest normal that rounds up to it:
+         * tiny before rounding but (to nearest) not after. */
+        if (k == 2) {
+            uint64_t a = dbl ? 0x3ff0000000000001ull : 0x3f800001u;
+            uint64_t b = dbl ? 0x000fffffffffffffull : 0x007fffffu;
+            uint64_t sign = 1ull << (dbl ? 63 : 31);
+            all_rm(a, b, 0, 0);
+            all_rm(a ^ sign, b, 0, 0);
         }
     }
 }
@@ -672,6 +681,10 @@ static void gen_cvt(void)
                                      : mk(1, -1, 1023 + 126, 1023 + 128, 0);
                 all_rm(v, 0, 0, 0);
             }
+            /* Just below the smallest normal single. */
+            all_rm(0x380fffffffffffffull, 0, 0, 0);
+            all_rm(0xb80ffffff0000000ull, 0, 0, 0);
+            all_rm(0x380fffffe0000001ull, 0, 0, 0);
             /* Halfway cases: 29 dropped bits equal to 1000...0 */
             for (int i = 0; i < 6; i++) {
                 uint64_t v = (mk(1, -1, 1000, 1040, 0) & ~0x1fffffffull) | 0x10000000ull;

@@ -4,6 +4,12 @@
 //! each register is independent. With `FR = 0` the architecture has 32 32-bit
 //! registers and doubles occupy even/odd pairs; we store odd register `2n+1` in
 //! the upper half of `fpr[2n]`, so a double in pair `2n` is simply `fpr[2n]`.
+//!
+//! Arithmetic follows QEMU's model of a MIPS64 Release 2 FPU with legacy NaN
+//! encoding (see `exec.rs` for the exception and FCSR rules): round to
+//! nearest runs on host floats with cheap exactness checks (`arith.rs`),
+//! everything else (directed rounding, NaNs, overflow, tiny results, FCSR.FS)
+//! goes through an exact software implementation (`soft.rs`).
 
 mod arith;
 mod decode;

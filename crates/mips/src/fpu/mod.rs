@@ -4,10 +4,20 @@
 //! each register is independent. With `FR = 0` the architecture has 32 32-bit
 //! registers and doubles occupy even/odd pairs; we store odd register `2n+1` in
 //! the upper half of `fpr[2n]`, so a double in pair `2n` is simply `fpr[2n]`.
+//!
+//! Arithmetic follows QEMU's model of a MIPS64 Release 2 FPU with legacy NaN
+//! encoding (see `exec.rs` for the exception and FCSR rules): round to
+//! nearest runs on host floats with cheap exactness checks (`arith.rs`),
+//! everything else (directed rounding, NaNs, overflow, tiny results, FCSR.FS)
+//! goes through an exact software implementation (`soft.rs`).
 
+mod arith;
 mod decode;
 mod exec;
 mod instr;
+mod soft;
+#[cfg(test)]
+mod tests;
 
 pub use decode::{decode_cop1, decode_cop1x};
 pub use exec::FpuException;
@@ -18,8 +28,9 @@ pub use instr::{BinOp, Fmt, FpInstr, MaddOp, Rounding, UnOp};
 pub const FIR: u32 = (1 << 22) | (1 << 21) | (1 << 20) | (1 << 17) | (1 << 16);
 
 /// FCSR bits that software can write (RM, flags, enables, cause, FS, condition
-/// codes). NAN2008/ABS2008 (bits 18, 19) read as zero: this FPU uses legacy NaNs.
-pub const FCSR_WRITABLE: u32 = 0xfe83_ffff;
+/// codes), as QEMU's MIPS64R2-generic. NAN2008/ABS2008 (bits 18, 19) and bits
+/// 20..22 read as zero: this FPU uses legacy NaNs.
+pub const FCSR_WRITABLE: u32 = 0xff83_ffff;
 
 /// Architectural state of the FPU.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

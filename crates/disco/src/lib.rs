@@ -1,3 +1,13 @@
-//! Disco: a simulated MIPS64 little-endian machine that boots stock Debian Linux.
+//! Disco: a simulated FLASH-like MIPS64 machine that boots stock Debian Linux,
+//! and (to come) the Disco virtual machine monitor on top of it.
+//!
+//! This crate is the command-line front end: argument parsing ([`cli`]),
+//! guest images ([`images`]), running a machine with its console ([`run`]).
 
+pub mod cli;
+pub mod console;
+pub mod exec_output;
 pub mod images;
+pub mod run;
+pub mod size;
+pub mod trace;

@@ -1,28 +1,34 @@
-//! The `disco` command. Temporary: only `disco fetch [--force]` for now.
+//! The `disco` command.
 
 use std::process::ExitCode;
 
+use clap::Parser;
+use disco::cli::{Cli, Command};
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut progress = disco::images::stderr_progress;
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["fetch"] => disco::images::ensure_default_images(&mut progress),
-        ["fetch", "--force"] => disco::images::fetch_default_images(&mut progress),
-        _ => {
-            eprintln!("usage: disco fetch [--force]");
-            return ExitCode::from(2);
-        }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => disco::run::run(args),
+        Command::Fetch { force } => fetch(force),
     };
     match result {
-        Ok(images) => {
-            println!("kernel: {}", images.kernel.display());
-            println!("initrd: {}", images.initrd.display());
-            println!("{}", images.description);
-            ExitCode::SUCCESS
-        }
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("disco: {e}");
+            eprintln!("disco: error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn fetch(force: bool) -> anyhow::Result<ExitCode> {
+    let mut progress = disco::images::stderr_progress;
+    let images = if force {
+        disco::images::fetch_default_images(&mut progress)?
+    } else {
+        disco::images::ensure_default_images(&mut progress)?
+    };
+    println!("kernel: {}", images.kernel.display());
+    println!("initrd: {}", images.initrd.display());
+    println!("{}", images.description);
+    Ok(ExitCode::SUCCESS)
 }

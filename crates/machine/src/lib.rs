@@ -1,14 +1,19 @@
-//! The simulated machine: device models and boot helpers.
+//! The simulated machine: memory map, device models, boot, and the loop that
+//! runs it all in simulated time.
 //!
 //! Devices implement [`MmioDevice`]: they see offsets inside their own
 //! register window, take the simulated time with every access, expose a
 //! level-triggered interrupt output and never panic on guest input. The
-//! board (memory map, bus dispatch, event loop) wires them to the CPU.
-//!
-//! Boot helpers prepare what the UHI boot protocol hands to Linux: the
-//! kernel's loadable segments ([`parse_elf`]) and the device tree
-//! ([`build_fdt`]).
+//! board ([`board::Devices`]) decodes the device window and implements the
+//! CPU's [`mips::Bus`]. [`Machine`] owns CPU, RAM, code cache and devices and
+//! boots a kernel with the UHI protocol ([`boot`]).
 
+/// The board's device bus.
+pub mod board;
+/// Kernel loading and the UHI hand-off.
+pub mod boot;
+/// Cycles and simulated time.
+pub mod clock;
 /// The memory-mapped device interface.
 pub mod device;
 /// ELF64 little-endian MIPS kernel parsing.
@@ -17,14 +22,20 @@ pub mod elf;
 pub mod exitdev;
 /// The device tree handed to Linux.
 pub mod fdt;
+/// The physical memory map.
+pub mod layout;
+/// The whole machine and its run loop.
+pub mod machine;
 /// The Goldfish real-time clock.
 pub mod rtc;
 /// The NS16550A UART console.
 pub mod uart;
 
+pub use clock::Clock;
 pub use device::{DeviceError, MmioDevice};
 pub use elf::{kernel_virt_to_phys, parse_elf, ElfError, ElfImage, ElfSegment};
 pub use exitdev::{ExitDevice, ExitRequest};
 pub use fdt::{build_fdt, BoardDescription, FdtError, UartNode};
+pub use machine::{Machine, MachineConfig, MachineError, Stop};
 pub use rtc::GoldfishRtc;
 pub use uart::Uart;

@@ -142,7 +142,7 @@ impl Cpu {
             return Ok(read_le_dyn(mem.ram(), t.pa as usize, size));
         }
         let v = bus
-            .read(t.pa, size as u8)
+            .read(t.pa, size as u8, self.cycles)
             .map_err(|_| Exception::new(ExcCode::Dbe));
         tracing::trace!(target: "mips::mmio", "read{} {:#x} -> {:x?}", size * 8, t.pa, v);
         self.after_device_access(bus);
@@ -177,7 +177,7 @@ impl Cpu {
         }
         tracing::trace!(target: "mips::mmio", "write{} {:#x} <- {:#x}", size * 8, t.pa, v);
         let r = bus
-            .write(t.pa, size as u8, v)
+            .write(t.pa, size as u8, v, self.cycles)
             .map_err(|_| Exception::new(ExcCode::Dbe));
         self.after_device_access(bus);
         r

@@ -9,10 +9,11 @@ pub struct BusError;
 ///
 /// The machine implements this; the CPU calls it only on its slow paths.
 pub trait Bus {
-    /// Reads `size` bytes (1, 2, 4 or 8) at physical address `pa`.
-    fn read(&mut self, pa: u64, size: u8) -> Result<u64, BusError>;
+    /// Reads `size` bytes (1, 2, 4 or 8) at physical address `pa`; `cycle`
+    /// is the accessing CPU's cycle count (the simulated time of the access).
+    fn read(&mut self, pa: u64, size: u8, cycle: u64) -> Result<u64, BusError>;
     /// Writes the low `size` bytes of `value` at physical address `pa`.
-    fn write(&mut self, pa: u64, size: u8, value: u64) -> Result<(), BusError>;
+    fn write(&mut self, pa: u64, size: u8, value: u64, cycle: u64) -> Result<(), BusError>;
     /// Levels of hardware interrupt lines IP2..IP7, as bits 2..7 (Cause.IP
     /// layout). Called after every device access.
     fn irq_lines(&mut self) -> u8;
@@ -28,10 +29,10 @@ pub trait Bus {
 pub struct NoDevices;
 
 impl Bus for NoDevices {
-    fn read(&mut self, _pa: u64, _size: u8) -> Result<u64, BusError> {
+    fn read(&mut self, _pa: u64, _size: u8, _cycle: u64) -> Result<u64, BusError> {
         Err(BusError)
     }
-    fn write(&mut self, _pa: u64, _size: u8, _value: u64) -> Result<(), BusError> {
+    fn write(&mut self, _pa: u64, _size: u8, _value: u64, _cycle: u64) -> Result<(), BusError> {
         Err(BusError)
     }
     fn irq_lines(&mut self) -> u8 {

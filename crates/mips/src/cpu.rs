@@ -40,6 +40,18 @@ pub enum RunExit {
     Trap(Trap),
     /// A device asked to stop the simulation.
     Stop,
+    /// The CPU cannot make progress: fetching the exception vector it was
+    /// just sent to faulted (e.g. an exception with Status.BEV = 1 before the
+    /// kernel installed handlers, on a machine with no boot ROM). `cause` is
+    /// the exception that led there, at `epc`.
+    Wedged {
+        /// The vector address that could not be fetched.
+        vector: u64,
+        /// The exception that was being delivered.
+        cause: ExcCode,
+        /// EPC of that exception.
+        epc: u64,
+    },
 }
 
 /// Counters kept by every CPU.
@@ -129,6 +141,9 @@ pub struct Cpu {
     /// First instruction address and starting cycle of the executing block,
     /// to compute the exact cycle of an instruction inside it.
     pub(crate) block_pc: u64,
+    /// Address of the last exception vector jumped to, to detect a CPU that
+    /// cannot fetch its own vector.
+    pub(crate) last_vector: u64,
     /// Print every instruction (slow; for debugging).
     pub trace_instructions: bool,
 }
@@ -166,6 +181,7 @@ impl Cpu {
             stlb: SoftTlb::default(),
             code_epoch: 0,
             block_pc: 0,
+            last_vector: u64::MAX,
             trace_instructions: false,
         };
         cpu.reschedule_timer(0);
@@ -310,6 +326,14 @@ impl Cpu {
             let id = match self.fetch_block(mem, code, bus, pc) {
                 Ok(id) => id,
                 Err(e) => {
+                    if pc == self.last_vector && self.delivery == TrapDelivery::Vectors {
+                        let cause = ExcCode::from_cause(self.cp0.cause);
+                        return RunExit::Wedged {
+                            vector: pc,
+                            cause,
+                            epc: self.cp0.epc,
+                        };
+                    }
                     self.raise(e, pc, false, None);
                     continue;
                 }
@@ -519,6 +543,9 @@ impl Cpu {
         } else {
             pc
         };
+        // Taking an exception costs a cycle, so that time advances even if
+        // software faults in a loop on its own exception vector.
+        self.cycles += 1;
         self.stats.exceptions[e.code as usize] += 1;
         if e.refill {
             self.stats.tlb_refills += 1;
@@ -584,6 +611,7 @@ impl Cpu {
         self.cp0.status |= status::EXL;
         self.set_privilege();
         self.pc = base.wrapping_add(offset);
+        self.last_vector = self.pc;
         self.halted = false;
         self.force_check();
     }

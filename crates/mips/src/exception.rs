@@ -44,6 +44,27 @@ pub enum ExcCode {
 }
 
 impl ExcCode {
+    /// The code held in a Cause register value (unknown codes read as RI).
+    pub fn from_cause(cause: u64) -> Self {
+        match (cause >> 2) & 0x1f {
+            0 => ExcCode::Int,
+            1 => ExcCode::Mod,
+            2 => ExcCode::TlbL,
+            3 => ExcCode::TlbS,
+            4 => ExcCode::AdEL,
+            5 => ExcCode::AdES,
+            6 => ExcCode::Ibe,
+            7 => ExcCode::Dbe,
+            8 => ExcCode::Sys,
+            9 => ExcCode::Bp,
+            11 => ExcCode::CpU,
+            12 => ExcCode::Ov,
+            13 => ExcCode::Tr,
+            15 => ExcCode::Fpe,
+            _ => ExcCode::Ri,
+        }
+    }
+
     /// The short name used by the MIPS manuals and in traces.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,0 +1,79 @@
+//! Command-line interface definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Disco: a simulated FLASH-like MIPS64 machine that boots stock Debian Linux.
+#[derive(Debug, Parser)]
+#[command(name = "disco", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Boot a kernel on the simulated machine (default: the Debian guest,
+    /// fetched if missing) and attach its console, or run one command.
+    Run(RunArgs),
+    /// Fetch and build the default Debian guest images into the cache.
+    Fetch {
+        /// Fetch again even if the images are cached.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Options of `disco run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// RAM size, e.g. 512M or 1G (suffixes K, M, G; plain numbers are bytes).
+    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = crate::size::parse_size)]
+    pub mem: u64,
+    /// Kernel to boot: an ELF64 little-endian MIPS image (default: Debian's).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// Initramfs to pass to the kernel (default: the one built for Debian's busybox).
+    #[arg(long, value_name = "PATH")]
+    pub initrd: Option<PathBuf>,
+    /// Extra kernel command-line arguments, appended to the defaults.
+    #[arg(long, value_name = "ARGS")]
+    pub append: Option<String>,
+    /// Run this shell command in the guest instead of an interactive shell;
+    /// its output is streamed and disco exits with its exit status.
+    #[arg(long, value_name = "SHELL COMMAND")]
+    pub exec: Option<String>,
+    /// CPU clock in MHz (CP0 Count runs at half this rate).
+    #[arg(long, value_name = "MHZ", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..=4000))]
+    pub cpu_mhz: u32,
+    /// Trace events to stderr, comma-separated: exc (exceptions), tlb (TLB
+    /// writes), dev (device accesses), mmio (CPU device accesses), insn (every
+    /// instruction; very slow).
+    #[arg(long, value_name = "EVENTS", value_delimiter = ',')]
+    pub trace: Vec<TraceEvent>,
+    /// Stop after this many simulated seconds (exit status 124).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_time: Option<f64>,
+    /// Show the kernel's boot messages with --exec (normally hidden unless the
+    /// boot fails).
+    #[arg(long)]
+    pub show_boot: bool,
+}
+
+/// Selectable trace events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TraceEvent {
+    /// Exceptions taken (cause, EPC, BadVAddr).
+    Exc,
+    /// TLB entries written.
+    Tlb,
+    /// Device register accesses, as the devices see them.
+    Dev,
+    /// CPU accesses to device space, with physical addresses.
+    Mmio,
+    /// Every instruction executed, disassembled (very slow).
+    Insn,
+}

@@ -179,7 +179,7 @@ fn report_stop(stop: &Stop, when: &str) {
 }
 
 fn print_summary(m: &Machine, host: Duration) {
-    let insns = m.cpu.stats.instructions;
+    let insns = m.cpu.stats().instructions;
     let host_s = host.as_secs_f64();
     let sim_s = m.sim_ns() as f64 / 1e9;
     let mips = if host_s > 0.0 {

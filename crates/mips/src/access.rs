@@ -48,10 +48,10 @@ impl Cpu {
 
     /// Loads `N` bytes (1, 2, 4, 8) at `va`, zero-extended.
     #[inline(always)]
-    pub(crate) fn load<const N: usize, B: Bus>(
+    pub(crate) fn load<const N: usize>(
         &mut self,
         mem: &mut PhysMem,
-        bus: &mut B,
+        bus: &mut dyn Bus,
         va: u64,
     ) -> Result<u64, Exception> {
         let e = self.stlb.get(slot(self.privilege as usize, va));
@@ -64,10 +64,10 @@ impl Cpu {
 
     /// Stores the low `N` bytes of `v` at `va`.
     #[inline(always)]
-    pub(crate) fn store<const N: usize, B: Bus>(
+    pub(crate) fn store<const N: usize>(
         &mut self,
         mem: &mut PhysMem,
-        bus: &mut B,
+        bus: &mut dyn Bus,
         va: u64,
         v: u64,
     ) -> Result<(), Exception> {
@@ -82,11 +82,11 @@ impl Cpu {
 
     /// Finds (or decodes) the block at `pc`.
     #[inline(always)]
-    pub(crate) fn fetch_block<B: Bus>(
+    pub(crate) fn fetch_block(
         &mut self,
         mem: &mut PhysMem,
         code: &mut CodeCache,
-        bus: &mut B,
+        bus: &mut dyn Bus,
         pc: u64,
     ) -> Result<u32, Exception> {
         let e = self.stlb.get(slot(self.privilege as usize, pc));
@@ -106,10 +106,10 @@ impl Cpu {
 
     #[cold]
     #[inline(never)]
-    fn fetch_slow<B: Bus>(
+    fn fetch_slow(
         &mut self,
         mem: &mut PhysMem,
-        _bus: &mut B,
+        _bus: &mut dyn Bus,
         pc: u64,
     ) -> Result<u64, Exception> {
         if pc & 3 != 0 {
@@ -126,10 +126,10 @@ impl Cpu {
 
     #[cold]
     #[inline(never)]
-    pub(crate) fn load_slow<B: Bus>(
+    pub(crate) fn load_slow(
         &mut self,
         mem: &mut PhysMem,
-        bus: &mut B,
+        bus: &mut dyn Bus,
         va: u64,
         size: u64,
     ) -> Result<u64, Exception> {
@@ -151,10 +151,10 @@ impl Cpu {
 
     #[cold]
     #[inline(never)]
-    pub(crate) fn store_slow<B: Bus>(
+    pub(crate) fn store_slow(
         &mut self,
         mem: &mut PhysMem,
-        bus: &mut B,
+        bus: &mut dyn Bus,
         va: u64,
         size: u64,
         v: u64,
@@ -183,7 +183,7 @@ impl Cpu {
         r
     }
 
-    fn after_device_access<B: Bus>(&mut self, bus: &mut B) {
+    fn after_device_access(&mut self, bus: &mut dyn Bus) {
         let lines = bus.irq_lines();
         self.set_irq_lines(lines);
         if bus.stop_requested() {
@@ -197,10 +197,10 @@ impl Cpu {
     /// CPUs). Returns whether the store happened. Takes the same exceptions as
     /// a store.
     #[inline]
-    pub(crate) fn store_conditional<const N: usize, B: Bus>(
+    pub(crate) fn store_conditional<const N: usize>(
         &mut self,
         mem: &mut PhysMem,
-        bus: &mut B,
+        bus: &mut dyn Bus,
         va: u64,
         expected: u64,
         v: u64,

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use crate::decode::decode;
 use crate::instr::Instr;
 use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
+use crate::ops::{lower, Op};
 
 /// Longest block, in instructions.
 pub const MAX_BLOCK: usize = 64;
@@ -27,6 +28,8 @@ pub(crate) struct Block {
     pub pa: u64,
     /// The instructions.
     pub instrs: Box<[Instr]>,
+    /// The same instructions lowered to threaded code.
+    pub ops: Box<[Op]>,
 }
 
 /// Decoded blocks of all CPUs of one machine.
@@ -120,9 +123,11 @@ impl CodeCache {
         }
         let page = pa >> PAGE_SHIFT;
         mem.mark_code_page(page);
+        let ops = instrs.iter().map(lower).collect();
         let block = Block {
             pa,
             instrs: instrs.into_boxed_slice(),
+            ops,
         };
         let id = match self.free.pop() {
             Some(id) => {

@@ -6,13 +6,14 @@
 //! runs at half the cycle rate, as on the cores Linux knows.
 
 use crate::bus::Bus;
-use crate::code::CodeCache;
+use crate::code::{Block, CodeCache};
 use crate::cp0::{cause, status, Cp0, TLB_ENTRIES};
 use crate::exception::{ExcCode, Exception, Trap};
 use crate::fpu::Fpu;
 use crate::instr::Instr;
 use crate::memory::PhysMem;
 use crate::mmu::{uses_xtlb_refill, Privilege};
+use crate::ops::Ctx;
 use crate::softtlb::SoftTlb;
 use crate::tlb::Tlb;
 
@@ -54,11 +55,13 @@ pub enum RunExit {
     },
 }
 
-/// Counters kept by every CPU.
+/// Counters kept by every CPU (see [`Cpu::stats`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CpuStats {
     /// Instructions executed.
     pub instructions: u64,
+    /// Cycles since reset.
+    pub cycles: u64,
     /// Cycles spent halted in `WAIT`.
     pub idle_cycles: u64,
     /// Exceptions taken, by exception code.
@@ -73,6 +76,7 @@ pub struct CpuStats {
 
 /// Control flow after one instruction, inside a block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Flow {
     /// Continue with the next instruction.
     Next,
@@ -87,6 +91,8 @@ pub(crate) enum Flow {
     Stop,
     /// `WAIT`: halt after this instruction.
     Halt,
+    /// The instruction raised the exception in [`Cpu::fault`].
+    Fault,
 }
 
 /// A MIPS64 Release 2 CPU.
@@ -106,8 +112,12 @@ pub struct Cpu {
     pub fpu: Fpu,
     /// The architectural TLB.
     pub tlb: Tlb,
-    /// Counters.
-    pub stats: CpuStats,
+    /// Counters; `instructions` and `mode_cycles` are completed by [`Cpu::stats`].
+    pub(crate) stats: CpuStats,
+    /// Cycles taken by exception entry (one each), not by instructions.
+    pub(crate) exception_cycles: u64,
+    /// Cycle since which the current privilege level has been accounted.
+    pub(crate) mode_since: u64,
     pub(crate) cpu_num: u32,
     pub(crate) delivery: TrapDelivery,
     /// Cycles since reset.
@@ -132,6 +142,9 @@ pub struct Cpu {
     /// A branch was taken at the end of the previous block whose delay slot
     /// (at `pc`) has not executed yet: continue at this target after it.
     pub(crate) delay_target: Option<u64>,
+    /// Exception raised by the last threaded-code handler that returned
+    /// [`Flow::Fault`].
+    pub(crate) fault: Exception,
     /// Exception waiting to be handed to native code.
     pub(crate) pending_trap: Option<Trap>,
     pub(crate) stop_requested: bool,
@@ -161,6 +174,8 @@ impl Cpu {
             fpu: Fpu::new(),
             tlb: Tlb::default(),
             stats: CpuStats::default(),
+            exception_cycles: 0,
+            mode_since: 0,
             cpu_num,
             delivery: TrapDelivery::Vectors,
             cycles: 0,
@@ -175,6 +190,7 @@ impl Cpu {
             ll_value: 0,
             halted: false,
             delay_target: None,
+            fault: Exception::new(ExcCode::Ri),
             pending_trap: None,
             stop_requested: false,
             privilege: Privilege::Kernel,
@@ -251,6 +267,8 @@ impl Cpu {
     pub fn idle_until(&mut self, until: u64) {
         let to = until.min(self.timer_deadline).max(self.cycles);
         self.stats.idle_cycles += to - self.cycles;
+        // Idle time belongs to no privilege level.
+        self.mode_since += to - self.cycles;
         self.cycles = to;
         if self.cycles >= self.timer_deadline {
             self.fire_timer();
@@ -340,7 +358,7 @@ impl Cpu {
             };
             let block = code.block(id);
             self.block_pc = pc;
-            self.exec_block::<B, TRACE>(&block.instrs, mem, bus);
+            self.exec_block::<TRACE>(block, mem, bus);
         }
     }
 
@@ -396,43 +414,56 @@ impl Cpu {
 
     /// Executes one block starting at `self.pc` (= `self.block_pc`).
     #[inline(always)]
-    fn exec_block<B: Bus, const TRACE: bool>(
+    fn exec_block<const TRACE: bool>(
         &mut self,
-        instrs: &[Instr],
+        block: &Block,
         mem: &mut PhysMem,
-        bus: &mut B,
+        bus: &mut dyn Bus,
     ) {
         let base = self.pc;
-        let n = instrs.len();
+        let ops = &block.ops[..];
+        let mut x = Ctx {
+            mem,
+            bus,
+            instrs: &block.instrs,
+            base,
+        };
+        let n = ops.len();
         let mut i = 0;
         while i < n {
-            let pc = base.wrapping_add(4 * i as u64);
-            let ins = &instrs[i];
+            let pc = base.wrapping_add((i as u64) << 2);
+            let op = &ops[i];
             if TRACE {
-                self.trace(pc, ins);
+                self.trace(pc, &block.instrs[i]);
             }
-            match self.step(ins, pc, mem, bus) {
-                Ok(Flow::Next) => i += 1,
-                Ok(Flow::Branch(target)) => {
+            let flow = (op.f)(self, &mut x, op, pc);
+            if matches!(flow, Flow::Next) {
+                i += 1;
+                continue;
+            }
+            match flow {
+                Flow::Next => {}
+                Flow::Branch(target) => {
                     if i + 1 < n {
                         let slot_pc = pc.wrapping_add(4);
-                        let slot = &instrs[i + 1];
+                        let slot = &ops[i + 1];
                         if TRACE {
-                            self.trace(slot_pc, slot);
+                            self.trace(slot_pc, &block.instrs[i + 1]);
                         }
-                        match self.step(slot, slot_pc, mem, bus) {
-                            Ok(Flow::Halt) => {
-                                self.halted = true;
-                                self.force_check();
-                                self.pc = target;
-                            }
-                            Ok(_) => self.pc = target,
-                            Err(e) => {
+                        match (slot.f)(self, &mut x, slot, slot_pc) {
+                            Flow::Fault => {
                                 self.retire(i + 1);
-                                self.raise(e, slot_pc, true, Some(*slot));
+                                let e = self.fault;
+                                self.raise(e, slot_pc, true, Some(block.instrs[i + 1]));
                                 return;
                             }
+                            Flow::Halt => {
+                                self.halted = true;
+                                self.force_check();
+                            }
+                            _ => {}
                         }
+                        self.pc = target;
                         self.retire(i + 2);
                     } else {
                         // The delay slot is on the next page.
@@ -443,36 +474,37 @@ impl Cpu {
                     }
                     return;
                 }
-                Ok(Flow::SkipDelaySlot) => {
+                Flow::SkipDelaySlot => {
                     self.pc = pc.wrapping_add(8);
                     self.retire(i + 1);
                     return;
                 }
-                Ok(Flow::Jump(target)) => {
+                Flow::Jump(target) => {
                     self.pc = target;
                     self.retire(i + 1);
                     return;
                 }
-                Ok(Flow::Stop) => {
+                Flow::Stop => {
                     self.pc = pc.wrapping_add(4);
                     self.retire(i + 1);
                     return;
                 }
-                Ok(Flow::Halt) => {
+                Flow::Halt => {
                     self.pc = pc.wrapping_add(4);
                     self.halted = true;
                     self.force_check();
                     self.retire(i + 1);
                     return;
                 }
-                Err(e) => {
+                Flow::Fault => {
                     self.retire(i);
-                    self.raise(e, pc, false, Some(*ins));
+                    let e = self.fault;
+                    self.raise(e, pc, false, Some(block.instrs[i]));
                     return;
                 }
             }
         }
-        self.pc = base.wrapping_add(4 * n as u64);
+        self.pc = base.wrapping_add((n as u64) << 2);
         self.retire(n);
     }
 
@@ -512,10 +544,16 @@ impl Cpu {
 
     #[inline(always)]
     fn retire(&mut self, n: usize) {
-        let n = n as u64;
-        self.cycles += n;
-        self.stats.instructions += n;
-        self.stats.mode_cycles[self.privilege as usize] += n;
+        self.cycles += n as u64;
+    }
+
+    /// A snapshot of the CPU's counters.
+    pub fn stats(&self) -> CpuStats {
+        let mut s = self.stats.clone();
+        s.cycles = self.cycles;
+        s.instructions = self.cycles - s.idle_cycles - self.exception_cycles;
+        s.mode_cycles[self.privilege as usize] += self.cycles - self.mode_since;
+        s
     }
 
     #[cold]
@@ -546,6 +584,7 @@ impl Cpu {
         // Taking an exception costs a cycle, so that time advances even if
         // software faults in a loop on its own exception vector.
         self.cycles += 1;
+        self.exception_cycles += 1;
         self.stats.exceptions[e.code as usize] += 1;
         if e.refill {
             self.stats.tlb_refills += 1;
@@ -619,7 +658,12 @@ impl Cpu {
     /// Recomputes the privilege level after a Status change.
     #[inline]
     pub(crate) fn set_privilege(&mut self) {
-        self.privilege = Privilege::from_status(self.cp0.status);
+        let p = Privilege::from_status(self.cp0.status);
+        if p != self.privilege {
+            self.stats.mode_cycles[self.privilege as usize] += self.cycles - self.mode_since;
+            self.mode_since = self.cycles;
+            self.privilege = p;
+        }
     }
 
     /// Current value of CP0 Count at cycle `at`.

@@ -598,6 +598,10 @@ mod tests {
 
     #[test]
     fn instr_stays_small_for_the_block_cache() {
-        assert!(std::mem::size_of::<Instr>() <= 8);
+        assert!(
+            std::mem::size_of::<Instr>() <= 8,
+            "Instr is {} bytes",
+            std::mem::size_of::<Instr>()
+        );
     }
 }

@@ -251,7 +251,19 @@ fn write_instr(o: &mut String, instr: &Instr, pc: u64) -> fmt::Result {
         Deret => o.write_str("deret"),
         Wait => o.write_str("wait"),
         Rdhwr { rt, rd } => write!(o, "rdhwr {}, ${rd}", R(rt)),
-        Fpu(ref f) => write_fpu(o, f, pc),
+        Bc1 {
+            cc,
+            tf,
+            likely,
+            off,
+        } => write!(
+            o,
+            "bc1{}{} $fcc{cc}, 0x{:x}",
+            if tf { "t" } else { "f" },
+            if likely { "l" } else { "" },
+            bt(off)
+        ),
+        Fpu(ref f) => write_fpu(o, f),
         CopUnusable { cop } => write!(o, "(cop{cop})"),
         Reserved(w) => write!(o, ".word 0x{w:08x}"),
     }
@@ -293,7 +305,7 @@ fn indexed(o: &mut String, m: &str, f: u8, base: u8, index: u8) -> fmt::Result {
     write!(o, "{m} {}, {}({})", F(f), R(index), R(base))
 }
 
-fn write_fpu(o: &mut String, f: &FpInstr, pc: u64) -> fmt::Result {
+fn write_fpu(o: &mut String, f: &FpInstr) -> fmt::Result {
     match *f {
         FpInstr::Mfc1 { rt, fs } => write!(o, "mfc1 {}, {}", R(rt), F(fs)),
         FpInstr::Dmfc1 { rt, fs } => write!(o, "dmfc1 {}, {}", R(rt), F(fs)),
@@ -303,18 +315,6 @@ fn write_fpu(o: &mut String, f: &FpInstr, pc: u64) -> fmt::Result {
         FpInstr::Mthc1 { rt, fs } => write!(o, "mthc1 {}, {}", R(rt), F(fs)),
         FpInstr::Cfc1 { rt, fs } => write!(o, "cfc1 {}, ${fs}", R(rt)),
         FpInstr::Ctc1 { rt, fs } => write!(o, "ctc1 {}, ${fs}", R(rt)),
-        FpInstr::Bc1 {
-            cc,
-            tf,
-            likely,
-            off,
-        } => write!(
-            o,
-            "bc1{}{} $fcc{cc}, 0x{:x}",
-            if tf { "t" } else { "f" },
-            if likely { "l" } else { "" },
-            branch_target(pc, off)
-        ),
         FpInstr::Binary {
             op,
             fmt,

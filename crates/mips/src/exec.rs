@@ -8,7 +8,6 @@ use crate::bus::Bus;
 use crate::cp0::status;
 use crate::cpu::{Cpu, Flow};
 use crate::exception::{ExcCode, Exception};
-use crate::fpu::FpInstr;
 use crate::instr::Instr;
 use crate::memory::PhysMem;
 use crate::mmu::Privilege;
@@ -82,12 +81,12 @@ impl Cpu {
 
     /// Executes one instruction at `pc`.
     #[inline(always)]
-    pub(crate) fn step<B: Bus>(
+    pub(crate) fn step(
         &mut self,
         ins: &Instr,
         pc: u64,
         mem: &mut PhysMem,
-        bus: &mut B,
+        bus: &mut dyn Bus,
     ) -> Result<Flow, Exception> {
         use Instr::*;
         match *ins {
@@ -392,36 +391,36 @@ impl Cpu {
             Tltiu { rs, imm } => return trap_if(self.gpr(rs) < imm as i64 as u64),
 
             Lb { rt, base, off } => {
-                let v = self.load::<1, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<1>(mem, bus, self.addr(base, off))?;
                 self.set_gpr(rt, v as i8 as i64 as u64)
             }
             Lbu { rt, base, off } => {
-                let v = self.load::<1, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<1>(mem, bus, self.addr(base, off))?;
                 self.set_gpr(rt, v)
             }
             Lh { rt, base, off } => {
-                let v = self.load::<2, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<2>(mem, bus, self.addr(base, off))?;
                 self.set_gpr(rt, v as i16 as i64 as u64)
             }
             Lhu { rt, base, off } => {
-                let v = self.load::<2, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<2>(mem, bus, self.addr(base, off))?;
                 self.set_gpr(rt, v)
             }
             Lw { rt, base, off } => {
-                let v = self.load::<4, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<4>(mem, bus, self.addr(base, off))?;
                 self.set_gpr(rt, sx32(v))
             }
             Lwu { rt, base, off } => {
-                let v = self.load::<4, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<4>(mem, bus, self.addr(base, off))?;
                 self.set_gpr(rt, v)
             }
             Ld { rt, base, off } => {
-                let v = self.load::<8, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<8>(mem, bus, self.addr(base, off))?;
                 self.set_gpr(rt, v)
             }
             Lwl { rt, base, off } => {
                 let va = self.addr(base, off);
-                let word = self.load::<4, B>(mem, bus, va & !3)? as u32;
+                let word = self.load::<4>(mem, bus, va & !3)? as u32;
                 let shift = (3 - (va & 3) as u32) * 8;
                 let keep = if shift == 0 { 0 } else { (1u32 << shift) - 1 };
                 let v = (word << shift) | (self.gpr(rt) as u32 & keep);
@@ -429,7 +428,7 @@ impl Cpu {
             }
             Lwr { rt, base, off } => {
                 let va = self.addr(base, off);
-                let word = self.load::<4, B>(mem, bus, va & !3)? as u32;
+                let word = self.load::<4>(mem, bus, va & !3)? as u32;
                 let shift = (va & 3) as u32 * 8;
                 let keep = if shift == 0 { 0 } else { !(u32::MAX >> shift) };
                 let v = (word >> shift) | (self.gpr(rt) as u32 & keep);
@@ -437,79 +436,79 @@ impl Cpu {
             }
             Ldl { rt, base, off } => {
                 let va = self.addr(base, off);
-                let dw = self.load::<8, B>(mem, bus, va & !7)?;
+                let dw = self.load::<8>(mem, bus, va & !7)?;
                 let shift = (7 - (va & 7) as u32) * 8;
                 let keep = if shift == 0 { 0 } else { (1u64 << shift) - 1 };
                 self.set_gpr(rt, (dw << shift) | (self.gpr(rt) & keep))
             }
             Ldr { rt, base, off } => {
                 let va = self.addr(base, off);
-                let dw = self.load::<8, B>(mem, bus, va & !7)?;
+                let dw = self.load::<8>(mem, bus, va & !7)?;
                 let shift = (va & 7) as u32 * 8;
                 let keep = if shift == 0 { 0 } else { !(u64::MAX >> shift) };
                 self.set_gpr(rt, (dw >> shift) | (self.gpr(rt) & keep))
             }
             Ll { rt, base, off } => {
                 let va = self.addr(base, off);
-                let v = self.load::<4, B>(mem, bus, va)?;
+                let v = self.load::<4>(mem, bus, va)?;
                 self.link(va, v);
                 self.set_gpr(rt, sx32(v))
             }
             Lld { rt, base, off } => {
                 let va = self.addr(base, off);
-                let v = self.load::<8, B>(mem, bus, va)?;
+                let v = self.load::<8>(mem, bus, va)?;
                 self.link(va, v);
                 self.set_gpr(rt, v)
             }
             Sb { rt, base, off } => {
-                self.store::<1, B>(mem, bus, self.addr(base, off), self.gpr(rt))?
+                self.store::<1>(mem, bus, self.addr(base, off), self.gpr(rt))?
             }
             Sh { rt, base, off } => {
-                self.store::<2, B>(mem, bus, self.addr(base, off), self.gpr(rt))?
+                self.store::<2>(mem, bus, self.addr(base, off), self.gpr(rt))?
             }
             Sw { rt, base, off } => {
-                self.store::<4, B>(mem, bus, self.addr(base, off), self.gpr(rt))?
+                self.store::<4>(mem, bus, self.addr(base, off), self.gpr(rt))?
             }
             Sd { rt, base, off } => {
-                self.store::<8, B>(mem, bus, self.addr(base, off), self.gpr(rt))?
+                self.store::<8>(mem, bus, self.addr(base, off), self.gpr(rt))?
             }
             Swl { rt, base, off } => {
                 let va = self.addr(base, off);
-                let word = self.load_for_merge::<4, B>(mem, bus, va & !3)? as u32;
+                let word = self.load_for_merge::<4>(mem, bus, va & !3)? as u32;
                 let shift = (3 - (va & 3) as u32) * 8;
                 let r = self.gpr(rt) as u32;
                 let v = (word & !(u32::MAX >> shift)) | (r >> shift);
-                self.store::<4, B>(mem, bus, va & !3, v as u64)?
+                self.store::<4>(mem, bus, va & !3, v as u64)?
             }
             Swr { rt, base, off } => {
                 let va = self.addr(base, off);
-                let word = self.load_for_merge::<4, B>(mem, bus, va & !3)? as u32;
+                let word = self.load_for_merge::<4>(mem, bus, va & !3)? as u32;
                 let shift = (va & 3) as u32 * 8;
                 let r = self.gpr(rt) as u32;
                 let keep = if shift == 0 { 0 } else { (1u32 << shift) - 1 };
                 let v = (word & keep) | (r << shift);
-                self.store::<4, B>(mem, bus, va & !3, v as u64)?
+                self.store::<4>(mem, bus, va & !3, v as u64)?
             }
             Sdl { rt, base, off } => {
                 let va = self.addr(base, off);
-                let dw = self.load_for_merge::<8, B>(mem, bus, va & !7)?;
+                let dw = self.load_for_merge::<8>(mem, bus, va & !7)?;
                 let shift = (7 - (va & 7) as u32) * 8;
                 let v = (dw & !(u64::MAX >> shift)) | (self.gpr(rt) >> shift);
-                self.store::<8, B>(mem, bus, va & !7, v)?
+                self.store::<8>(mem, bus, va & !7, v)?
             }
             Sdr { rt, base, off } => {
                 let va = self.addr(base, off);
-                let dw = self.load_for_merge::<8, B>(mem, bus, va & !7)?;
+                let dw = self.load_for_merge::<8>(mem, bus, va & !7)?;
                 let shift = (va & 7) as u32 * 8;
                 let keep = if shift == 0 { 0 } else { (1u64 << shift) - 1 };
                 let v = (dw & keep) | (self.gpr(rt) << shift);
-                self.store::<8, B>(mem, bus, va & !7, v)?
+                self.store::<8>(mem, bus, va & !7, v)?
             }
             Sc { rt, base, off } => {
                 let va = self.addr(base, off);
                 let ok = self.ll_bit
                     && self.ll_va == va
-                    && self.store_conditional::<4, B>(
+                    && self.store_conditional::<4>(
                         mem,
                         bus,
                         va,
@@ -518,7 +517,7 @@ impl Cpu {
                     )?;
                 if !ok {
                     // SC still takes the exceptions of a store.
-                    self.probe_store::<4, B>(mem, bus, va)?;
+                    self.probe_store::<4>(mem, bus, va)?;
                 }
                 self.ll_bit = false;
                 self.set_gpr(rt, ok as u64)
@@ -527,9 +526,9 @@ impl Cpu {
                 let va = self.addr(base, off);
                 let ok = self.ll_bit
                     && self.ll_va == va
-                    && self.store_conditional::<8, B>(mem, bus, va, self.ll_value, self.gpr(rt))?;
+                    && self.store_conditional::<8>(mem, bus, va, self.ll_value, self.gpr(rt))?;
                 if !ok {
-                    self.probe_store::<8, B>(mem, bus, va)?;
+                    self.probe_store::<8>(mem, bus, va)?;
                 }
                 self.ll_bit = false;
                 self.set_gpr(rt, ok as u64)
@@ -537,44 +536,44 @@ impl Cpu {
 
             Lwc1 { ft, base, off } => {
                 self.cop1_usable()?;
-                let v = self.load::<4, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<4>(mem, bus, self.addr(base, off))?;
                 let fr = self.fr();
                 self.fpu.write_w(ft, v as u32, fr)
             }
             Ldc1 { ft, base, off } => {
                 self.cop1_usable()?;
-                let v = self.load::<8, B>(mem, bus, self.addr(base, off))?;
+                let v = self.load::<8>(mem, bus, self.addr(base, off))?;
                 let fr = self.fr();
                 self.fpu.write_l(ft, v, fr)
             }
             Swc1 { ft, base, off } => {
                 self.cop1_usable()?;
                 let v = self.fpu.read_w(ft, self.fr());
-                self.store::<4, B>(mem, bus, self.addr(base, off), v as u64)?
+                self.store::<4>(mem, bus, self.addr(base, off), v as u64)?
             }
             Sdc1 { ft, base, off } => {
                 self.cop1_usable()?;
                 let v = self.fpu.read_l(ft, self.fr());
-                self.store::<8, B>(mem, bus, self.addr(base, off), v)?
+                self.store::<8>(mem, bus, self.addr(base, off), v)?
             }
             Lwxc1 { fd, base, index } => {
                 self.cop1_usable()?;
                 let va = self.gpr(base).wrapping_add(self.gpr(index));
-                let v = self.load::<4, B>(mem, bus, va)?;
+                let v = self.load::<4>(mem, bus, va)?;
                 let fr = self.fr();
                 self.fpu.write_w(fd, v as u32, fr)
             }
             Ldxc1 { fd, base, index } => {
                 self.cop1_usable()?;
                 let va = self.gpr(base).wrapping_add(self.gpr(index));
-                let v = self.load::<8, B>(mem, bus, va)?;
+                let v = self.load::<8>(mem, bus, va)?;
                 let fr = self.fr();
                 self.fpu.write_l(fd, v, fr)
             }
             Luxc1 { fd, base, index } => {
                 self.cop1_usable()?;
                 let va = self.gpr(base).wrapping_add(self.gpr(index)) & !7;
-                let v = self.load::<8, B>(mem, bus, va)?;
+                let v = self.load::<8>(mem, bus, va)?;
                 let fr = self.fr();
                 self.fpu.write_l(fd, v, fr)
             }
@@ -582,27 +581,27 @@ impl Cpu {
                 self.cop1_usable()?;
                 let va = self.gpr(base).wrapping_add(self.gpr(index));
                 let v = self.fpu.read_w(fs, self.fr());
-                self.store::<4, B>(mem, bus, va, v as u64)?
+                self.store::<4>(mem, bus, va, v as u64)?
             }
             Sdxc1 { fs, base, index } => {
                 self.cop1_usable()?;
                 let va = self.gpr(base).wrapping_add(self.gpr(index));
                 let v = self.fpu.read_l(fs, self.fr());
-                self.store::<8, B>(mem, bus, va, v)?
+                self.store::<8>(mem, bus, va, v)?
             }
             Suxc1 { fs, base, index } => {
                 self.cop1_usable()?;
                 let va = self.gpr(base).wrapping_add(self.gpr(index)) & !7;
                 let v = self.fpu.read_l(fs, self.fr());
-                self.store::<8, B>(mem, bus, va, v)?
+                self.store::<8>(mem, bus, va, v)?
             }
             Prefx { .. } => self.cop1_usable()?,
-            Fpu(FpInstr::Bc1 {
+            Bc1 {
                 cc,
                 tf,
                 likely,
                 off,
-            }) => {
+            } => {
                 self.cop1_usable()?;
                 let c = self.fpu.condition(cc) == tf;
                 return Ok(if likely {
@@ -672,22 +671,22 @@ impl Cpu {
     /// Reads the word a partial store (SWL/SWR/SDL/SDR) merges into, checking
     /// store permission first so that faults are reported as store faults.
     #[inline(always)]
-    fn load_for_merge<const N: usize, B: Bus>(
+    fn load_for_merge<const N: usize>(
         &mut self,
         mem: &mut PhysMem,
-        bus: &mut B,
+        bus: &mut dyn Bus,
         va: u64,
     ) -> Result<u64, Exception> {
-        self.probe_store::<N, B>(mem, bus, va)?;
-        self.load::<N, B>(mem, bus, va)
+        self.probe_store::<N>(mem, bus, va)?;
+        self.load::<N>(mem, bus, va)
     }
 
     /// Raises the exception a store to `va` would raise, without storing.
     #[inline(always)]
-    fn probe_store<const N: usize, B: Bus>(
+    fn probe_store<const N: usize>(
         &mut self,
         _mem: &mut PhysMem,
-        _bus: &mut B,
+        _bus: &mut dyn Bus,
         va: u64,
     ) -> Result<(), Exception> {
         let e = self

@@ -14,8 +14,12 @@ use crate::fpu::FpInstr;
 /// `sa` shift amounts, `imm` sign- or zero-extended immediates as the opcode
 /// defines, `off` branch or memory offsets (branch offsets in instructions,
 /// not bytes), `base` the address register of loads and stores.
+// `repr(u8)` gives the enum a plain tag byte, so the interpreter's dispatch
+// is one table jump (without it, the nested `FpInstr` makes the compiler
+// encode tags in niches, which costs several instructions per dispatch).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[repr(u8)]
 pub enum Instr {
     /// `sll $0, $0, 0` and the other architectural no-ops (`ssnop`, `ehb`).
     Nop,
@@ -791,6 +795,13 @@ pub enum Instr {
         rd: u8,
     },
 
+    /// `bc1f`/`bc1t` (`tf`), `bc1fl`/`bc1tl` (`likely`) on FP condition code `cc`.
+    Bc1 {
+        cc: u8,
+        tf: bool,
+        likely: bool,
+        off: i16,
+    },
     /// A COP1 / COP1X computational or move instruction.
     Fpu(FpInstr),
     /// Any instruction of coprocessor `cop` (2 or 3/COP1X when unusable) that this
@@ -828,7 +839,8 @@ impl Instr {
                 | Jal { .. }
                 | Jr { .. }
                 | Jalr { .. }
-        ) || matches!(self, Fpu(f) if f.is_branch())
+                | Bc1 { .. }
+        )
     }
 
     /// True when execution cannot continue in the same straight-line block after

@@ -24,6 +24,7 @@ pub mod fpu;
 pub mod instr;
 pub mod memory;
 pub mod mmu;
+mod ops;
 mod privileged;
 mod softtlb;
 pub mod tlb;

@@ -33,12 +33,14 @@ pub fn decode_cop1(word: u32) -> Instr {
         5 => FpInstr::Dmtc1 { rt, fs },
         6 => FpInstr::Ctc1 { rt, fs },
         7 => FpInstr::Mthc1 { rt, fs },
-        8 => FpInstr::Bc1 {
-            cc: rt >> 2,
-            likely: rt & 2 != 0,
-            tf: rt & 1 != 0,
-            off: word as u16 as i16,
-        },
+        8 => {
+            return Instr::Bc1 {
+                cc: rt >> 2,
+                likely: rt & 2 != 0,
+                tf: rt & 1 != 0,
+                off: word as u16 as i16,
+            }
+        }
         _ => {
             let Some(fmt) = fmt_of(rs) else {
                 return Instr::Reserved(word);

@@ -68,7 +68,6 @@ impl Fpu {
                 set_gpr(gpr, rt, self.read_control(fs) as i32 as i64 as u64)
             }
             FpInstr::Ctc1 { rt, fs } => return self.write_control(fs, gpr[(rt & 31) as usize]),
-            FpInstr::Bc1 { .. } => {}
             FpInstr::Binary {
                 op,
                 fmt,

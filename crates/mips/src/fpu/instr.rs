@@ -65,6 +65,7 @@ pub enum MaddOp {
 /// numbers except `rt`, which is a general register.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[allow(missing_docs)]
+#[repr(u8)]
 pub enum FpInstr {
     Mfc1 {
         rt: u8,
@@ -99,13 +100,6 @@ pub enum FpInstr {
     Ctc1 {
         rt: u8,
         fs: u8,
-    },
-    /// `bc1f`/`bc1t` (`tf`), `bc1fl`/`bc1tl` (`likely`) on condition code `cc`.
-    Bc1 {
-        cc: u8,
-        tf: bool,
-        likely: bool,
-        off: i16,
     },
     Binary {
         op: BinOp,
@@ -168,11 +162,4 @@ pub enum FpInstr {
         fs: u8,
         ft: u8,
     },
-}
-
-impl FpInstr {
-    /// True for `bc1*`, the only FPU instructions with a delay slot.
-    pub fn is_branch(&self) -> bool {
-        matches!(self, FpInstr::Bc1 { .. })
-    }
 }

@@ -10,8 +10,9 @@ use crate::memory::{PhysMem, PAGE_SHIFT};
 use crate::mmu::{translate, Access, Translation};
 use crate::softtlb::{slot, PAGE_MASK};
 
+/// Reads `N` little-endian bytes of RAM at `off`.
 #[inline(always)]
-fn read_le<const N: usize>(ram: &[u8], off: usize) -> u64 {
+pub(crate) fn read_le<const N: usize>(ram: &[u8], off: usize) -> u64 {
     let b = &ram[off..off + N];
     match N {
         1 => b[0] as u64,
@@ -21,8 +22,9 @@ fn read_le<const N: usize>(ram: &[u8], off: usize) -> u64 {
     }
 }
 
+/// Writes the low `N` bytes of `v` to RAM at `off`, little-endian.
 #[inline(always)]
-fn write_le<const N: usize>(ram: &mut [u8], off: usize, v: u64) {
+pub(crate) fn write_le<const N: usize>(ram: &mut [u8], off: usize, v: u64) {
     ram[off..off + N].copy_from_slice(&v.to_le_bytes()[..N]);
 }
 
@@ -86,14 +88,13 @@ impl Cpu {
         &mut self,
         mem: &mut PhysMem,
         code: &mut CodeCache,
-        bus: &mut dyn Bus,
         pc: u64,
     ) -> Result<u32, Exception> {
         let e = self.stlb.get(slot(self.privilege as usize, pc));
         let pa = if e.fetch == pc & (PAGE_MASK | 3) {
             pc.wrapping_add(e.addend)
         } else {
-            self.fetch_slow(mem, bus, pc)?
+            self.fetch_slow(mem, pc)?
         };
         Ok(code.get_or_build(mem, pa))
     }
@@ -106,12 +107,7 @@ impl Cpu {
 
     #[cold]
     #[inline(never)]
-    fn fetch_slow(
-        &mut self,
-        mem: &mut PhysMem,
-        _bus: &mut dyn Bus,
-        pc: u64,
-    ) -> Result<u64, Exception> {
+    fn fetch_slow(&mut self, mem: &mut PhysMem, pc: u64) -> Result<u64, Exception> {
         if pc & 3 != 0 {
             return Err(Exception::at(ExcCode::AdEL, pc));
         }

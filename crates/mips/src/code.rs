@@ -104,30 +104,37 @@ impl CodeCache {
         let page_end = (pa | (PAGE_SIZE - 1)) + 1;
         let ram = mem.ram();
         let mut instrs = Vec::with_capacity(16);
+        let mut ops = Vec::with_capacity(16);
         let mut addr = pa;
-        let mut in_delay_slot = false;
+        // After a branch: its delay slot is the next instruction; the block
+        // continues past it only for conditional branches (the fall-through
+        // path), and ends after it for jumps.
+        let mut delay_slot_of: Option<Instr> = None;
         while addr < page_end && instrs.len() < MAX_BLOCK {
             let a = addr as usize;
             let word = u32::from_le_bytes([ram[a], ram[a + 1], ram[a + 2], ram[a + 3]]);
             let ins = decode(word);
             instrs.push(ins);
+            ops.push(lower(&ins, word));
             addr += 4;
-            if in_delay_slot {
-                break;
+            if let Some(branch) = delay_slot_of.take() {
+                if !branch.is_conditional_branch() || ins.ends_block() || ins.has_delay_slot() {
+                    break;
+                }
+                continue;
             }
             if ins.has_delay_slot() {
-                in_delay_slot = true;
+                delay_slot_of = Some(ins);
             } else if ins.ends_block() {
                 break;
             }
         }
         let page = pa >> PAGE_SHIFT;
         mem.mark_code_page(page);
-        let ops = instrs.iter().map(lower).collect();
         let block = Block {
             pa,
             instrs: instrs.into_boxed_slice(),
-            ops,
+            ops: ops.into_boxed_slice(),
         };
         let id = match self.free.pop() {
             Some(id) => {

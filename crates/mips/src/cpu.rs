@@ -93,6 +93,28 @@ pub(crate) enum Flow {
     Halt,
     /// The instruction raised the exception in [`Cpu::fault`].
     Fault,
+    /// A branch (to the target) whose delay slot did something other than
+    /// fall through (only seen by the block executor).
+    DelaySlot(SlotFlow, u64),
+}
+
+/// What a delay slot did, when it did not simply fall through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SlotFlow {
+    /// Raised the exception in [`Cpu::fault`].
+    Fault,
+    /// Executed `WAIT`.
+    Halt,
+    /// Anything else (state change, branch in a delay slot).
+    Other,
+}
+
+fn slot_flow_code(f: Flow) -> SlotFlow {
+    match f {
+        Flow::Fault => SlotFlow::Fault,
+        Flow::Halt => SlotFlow::Halt,
+        _ => SlotFlow::Other,
+    }
 }
 
 /// A MIPS64 Release 2 CPU.
@@ -116,6 +138,9 @@ pub struct Cpu {
     pub(crate) stats: CpuStats,
     /// Cycles taken by exception entry (one each), not by instructions.
     pub(crate) exception_cycles: u64,
+    /// Delay slots nullified by branch-likely instructions not taken (each
+    /// takes a cycle but executes nothing).
+    pub(crate) nullified: u64,
     /// Cycle since which the current privilege level has been accounted.
     pub(crate) mode_since: u64,
     pub(crate) cpu_num: u32,
@@ -175,6 +200,7 @@ impl Cpu {
             tlb: Tlb::default(),
             stats: CpuStats::default(),
             exception_cycles: 0,
+            nullified: 0,
             mode_since: 0,
             cpu_num,
             delivery: TrapDelivery::Vectors,
@@ -318,65 +344,54 @@ impl Cpu {
         bus: &mut B,
         until: u64,
     ) -> RunExit {
+        let mut x = Ctx { mem, bus };
         if self.trace_instructions {
-            self.run_loop::<B, true>(mem, code, bus, until)
+            self.run_loop::<true>(&mut x, code, until)
         } else {
-            self.run_loop::<B, false>(mem, code, bus, until)
+            self.run_loop::<false>(&mut x, code, until)
         }
     }
 
-    fn run_loop<B: Bus, const TRACE: bool>(
+    fn run_loop<const TRACE: bool>(
         &mut self,
-        mem: &mut PhysMem,
+        x: &mut Ctx<'_>,
         code: &mut CodeCache,
-        bus: &mut B,
         until: u64,
     ) -> RunExit {
         self.force_check();
         loop {
             if self.cycles >= self.deadline {
-                if let Some(exit) = self.slow_checks(mem, code, bus, until) {
+                if let Some(exit) = self.slow_checks(x, code, until) {
                     return exit;
                 }
                 continue;
             }
             let pc = self.pc;
-            let id = match self.fetch_block(mem, code, bus, pc) {
+            let id = match self.fetch_block(x.mem, code, pc) {
                 Ok(id) => id,
                 Err(e) => {
                     if pc == self.last_vector && self.delivery == TrapDelivery::Vectors {
                         let cause = ExcCode::from_cause(self.cp0.cause);
-                        return RunExit::Wedged {
-                            vector: pc,
-                            cause,
-                            epc: self.cp0.epc,
-                        };
+                        return RunExit::Wedged { vector: pc, cause, epc: self.cp0.epc };
                     }
                     self.raise(e, pc, false, None);
                     continue;
                 }
             };
-            let block = code.block(id);
             self.block_pc = pc;
-            self.exec_block::<TRACE>(block, mem, bus);
+            self.exec_block::<TRACE>(code.block(id), x);
         }
     }
 
     /// Everything the hot loop does not check per block. Returns `Some` when
     /// `run` must return.
     #[cold]
-    fn slow_checks<B: Bus>(
-        &mut self,
-        mem: &mut PhysMem,
-        code: &mut CodeCache,
-        bus: &mut B,
-        until: u64,
-    ) -> Option<RunExit> {
-        if mem.has_written_code() {
-            code.invalidate_written(mem);
+    fn slow_checks(&mut self, x: &mut Ctx<'_>, code: &mut CodeCache, until: u64) -> Option<RunExit> {
+        if x.mem.has_written_code() {
+            code.invalidate_written(x.mem);
         }
-        if mem.code_epoch() != self.code_epoch {
-            self.code_epoch = mem.code_epoch();
+        if x.mem.code_epoch() != self.code_epoch {
+            self.code_epoch = x.mem.code_epoch();
             self.stlb.flush_writes();
         }
         if self.cycles >= self.timer_deadline {
@@ -385,7 +400,7 @@ impl Cpu {
         if let Some(t) = self.pending_trap.take() {
             return Some(RunExit::Trap(t));
         }
-        if self.stop_requested || bus.stop_requested() {
+        if self.stop_requested || x.bus.stop_requested() {
             self.stop_requested = false;
             return Some(RunExit::Stop);
         }
@@ -394,7 +409,7 @@ impl Cpu {
         }
         self.deadline = until.min(self.timer_deadline);
         if let Some(target) = self.delay_target.take() {
-            self.exec_pending_delay_slot(mem, code, bus, target);
+            self.exec_pending_delay_slot(x, code, target);
             self.force_check();
             return None;
         }
@@ -413,112 +428,131 @@ impl Cpu {
     }
 
     /// Executes one block starting at `self.pc` (= `self.block_pc`).
+    ///
+    /// A block runs straight through conditional branches that are not taken
+    /// (their delay slot included); it is left at the first taken branch or
+    /// jump, after its delay slot, or when an instruction stops it.
     #[inline(always)]
-    fn exec_block<const TRACE: bool>(
-        &mut self,
-        block: &Block,
-        mem: &mut PhysMem,
-        bus: &mut dyn Bus,
-    ) {
-        let base = self.pc;
+    fn exec_block<const TRACE: bool>(&mut self, block: &Block, x: &mut Ctx<'_>) {
         let ops = &block.ops[..];
-        let mut x = Ctx {
-            mem,
-            bus,
-            instrs: &block.instrs,
-            base,
-        };
-        let n = ops.len();
+        let mut pc = self.pc;
         let mut i = 0;
-        while i < n {
-            let pc = base.wrapping_add((i as u64) << 2);
-            let op = &ops[i];
+        while let Some(op) = ops.get(i) {
             if TRACE {
                 self.trace(pc, &block.instrs[i]);
             }
-            let flow = (op.f)(self, &mut x, op, pc);
-            if matches!(flow, Flow::Next) {
+            let mut flow = (op.f)(self, x, op, pc);
+            if let Flow::Next = flow {
                 i += 1;
+                pc = pc.wrapping_add(4);
                 continue;
             }
-            match flow {
-                Flow::Next => {}
-                Flow::Branch(target) => {
-                    if i + 1 < n {
-                        let slot_pc = pc.wrapping_add(4);
-                        let slot = &ops[i + 1];
-                        if TRACE {
-                            self.trace(slot_pc, &block.instrs[i + 1]);
-                        }
-                        match (slot.f)(self, &mut x, slot, slot_pc) {
-                            Flow::Fault => {
-                                self.retire(i + 1);
-                                let e = self.fault;
-                                self.raise(e, slot_pc, true, Some(block.instrs[i + 1]));
-                                return;
-                            }
-                            Flow::Halt => {
-                                self.halted = true;
-                                self.force_check();
-                            }
-                            _ => {}
-                        }
-                        self.pc = target;
-                        self.retire(i + 2);
-                    } else {
-                        // The delay slot is on the next page.
-                        self.pc = pc.wrapping_add(4);
-                        self.delay_target = Some(target);
-                        self.force_check();
-                        self.retire(i + 1);
+            // The common branch: run its delay slot here, and either stay in
+            // the block (not taken) or leave it.
+            if let (Flow::Branch(target), Some(slot)) = (flow, ops.get(i + 1)) {
+                let slot_pc = pc.wrapping_add(4);
+                if TRACE {
+                    self.trace(slot_pc, &block.instrs[i + 1]);
+                }
+                let slot_flow = (slot.f)(self, x, slot, slot_pc);
+                if let Flow::Next = slot_flow {
+                    if target == slot_pc.wrapping_add(4) && i + 2 < ops.len() {
+                        i += 2;
+                        pc = target;
+                        continue;
                     }
-                    return;
-                }
-                Flow::SkipDelaySlot => {
-                    self.pc = pc.wrapping_add(8);
-                    self.retire(i + 1);
-                    return;
-                }
-                Flow::Jump(target) => {
                     self.pc = target;
-                    self.retire(i + 1);
+                    self.retire(i + 2);
                     return;
                 }
-                Flow::Stop => {
-                    self.pc = pc.wrapping_add(4);
-                    self.retire(i + 1);
-                    return;
+                // The delay slot faulted or changed state.
+                flow = Flow::DelaySlot(slot_flow_code(slot_flow), target);
+            }
+            match self.after_control(flow, block, i, pc) {
+                Some(next) => {
+                    i = next;
+                    pc = self.block_pc.wrapping_add((i as u64) << 2);
                 }
-                Flow::Halt => {
-                    self.pc = pc.wrapping_add(4);
-                    self.halted = true;
-                    self.force_check();
-                    self.retire(i + 1);
-                    return;
-                }
-                Flow::Fault => {
-                    self.retire(i);
-                    let e = self.fault;
-                    self.raise(e, pc, false, Some(block.instrs[i]));
-                    return;
-                }
+                None => return,
             }
         }
-        self.pc = base.wrapping_add((n as u64) << 2);
-        self.retire(n);
+        self.pc = pc;
+        self.retire(ops.len());
+    }
+
+    /// Handles instruction `i` (at `pc`) of `block` that did not simply fall
+    /// through and is not a branch handled in line: takes faults, stops,
+    /// handles delay slots that did not fall through. Returns the index to
+    /// continue at inside the block, or `None` when the block is finished
+    /// (`self.pc` and the cycle count are then up to date).
+    #[inline(never)]
+    fn after_control(&mut self, flow: Flow, block: &Block, i: usize, pc: u64) -> Option<usize> {
+        let ops = &block.ops[..];
+        match flow {
+            Flow::Next => Some(i + 1),
+            Flow::Branch(target) => {
+                // Only reached when the delay slot is on the next page.
+                self.pc = pc.wrapping_add(4);
+                self.delay_target = Some(target);
+                self.force_check();
+                self.retire(i + 1);
+                None
+            }
+            Flow::DelaySlot(slot_flow, target) => {
+                let slot_pc = pc.wrapping_add(4);
+                match slot_flow {
+                    SlotFlow::Fault => {
+                        self.retire(i + 1);
+                        let e = self.fault;
+                        self.raise(e, slot_pc, true, Some(block.instrs[i + 1]));
+                        None
+                    }
+                    SlotFlow::Halt => {
+                        self.halted = true;
+                        self.force_check();
+                        self.leave_block(target, i + 2)
+                    }
+                    // A state change in the delay slot (or a branch there,
+                    // which is UNPREDICTABLE): leave the block.
+                    SlotFlow::Other => self.leave_block(target, i + 2),
+                }
+            }
+            Flow::SkipDelaySlot => {
+                // The nullified delay slot still takes its cycle.
+                self.nullified += 1;
+                if i + 2 < ops.len() {
+                    Some(i + 2)
+                } else {
+                    self.leave_block(pc.wrapping_add(8), i + 2)
+                }
+            }
+            Flow::Jump(target) => self.leave_block(target, i + 1),
+            Flow::Stop => self.leave_block(pc.wrapping_add(4), i + 1),
+            Flow::Halt => {
+                self.halted = true;
+                self.force_check();
+                self.leave_block(pc.wrapping_add(4), i + 1)
+            }
+            Flow::Fault => {
+                self.retire(i);
+                let e = self.fault;
+                self.raise(e, pc, false, Some(block.instrs[i]));
+                None
+            }
+        }
+    }
+
+    fn leave_block(&mut self, pc: u64, executed: usize) -> Option<usize> {
+        self.pc = pc;
+        self.retire(executed);
+        None
     }
 
     /// Executes the delay slot at `self.pc` of a branch taken at the end of the
     /// previous block, then continues at `target`.
-    fn exec_pending_delay_slot<B: Bus>(
-        &mut self,
-        mem: &mut PhysMem,
-        code: &mut CodeCache,
-        bus: &mut B,
-        target: u64,
-    ) {
+    fn exec_pending_delay_slot(&mut self, x: &mut Ctx<'_>, code: &mut CodeCache, target: u64) {
         let pc = self.pc;
-        let id = match self.fetch_block(mem, code, bus, pc) {
+        let id = match self.fetch_block(x.mem, code, pc) {
             Ok(id) => id,
             Err(e) => {
                 self.raise(e, pc, true, None);
@@ -530,7 +564,7 @@ impl Cpu {
         if self.trace_instructions {
             self.trace(pc, &ins);
         }
-        match self.step(&ins, pc, mem, bus) {
+        match self.step(&ins, pc, x.mem, x.bus) {
             Ok(flow) => {
                 if flow == Flow::Halt {
                     self.halted = true;
@@ -551,7 +585,7 @@ impl Cpu {
     pub fn stats(&self) -> CpuStats {
         let mut s = self.stats.clone();
         s.cycles = self.cycles;
-        s.instructions = self.cycles - s.idle_cycles - self.exception_cycles;
+        s.instructions = self.cycles - s.idle_cycles - self.exception_cycles - self.nullified;
         s.mode_cycles[self.privilege as usize] += self.cycles - self.mode_since;
         s
     }

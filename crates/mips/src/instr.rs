@@ -843,6 +843,19 @@ impl Instr {
         )
     }
 
+    /// True for branches that may fall through (conditional, not `b`/`bal`).
+    pub fn is_conditional_branch(&self) -> bool {
+        use Instr::*;
+        match *self {
+            Beq { rs, rt, .. } => rs != rt,
+            Bgez { rs, .. } | Bgezal { rs, .. } | Blez { rs, .. } => rs != 0,
+            Bne { .. } | Bgtz { .. } | Bltz { .. } | Bltzal { .. } => true,
+            Beql { .. } | Bnel { .. } | Blezl { .. } | Bgtzl { .. } | Bltzl { .. } => true,
+            Bgezl { .. } | Bltzall { .. } | Bgezall { .. } | Bc1 { .. } => true,
+            _ => false,
+        }
+    }
+
     /// True when execution cannot continue in the same straight-line block after
     /// this instruction without re-checking machine state (mode, translation or
     /// interrupt changes, or control transfer without a delay slot).

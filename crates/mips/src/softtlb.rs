@@ -19,8 +19,12 @@ use crate::memory::PAGE_SHIFT;
 const BITS: u32 = 10;
 /// Entries per privilege level.
 pub(crate) const ENTRIES: usize = 1 << BITS;
-/// Number of privilege levels with their own array (kernel, supervisor, user).
-pub(crate) const LEVELS: usize = 3;
+/// Number of privilege levels with their own array (kernel, supervisor,
+/// user; the fourth is unused and keeps the table a power of two, so that
+/// indexing needs no bounds check).
+pub(crate) const LEVELS: usize = 4;
+/// Total entries.
+const TOTAL: usize = ENTRIES * LEVELS;
 /// Tag value that never matches (its low bits are set, aligned addresses' are not).
 pub(crate) const INVALID: u64 = u64::MAX;
 /// Page-number bits of an address.
@@ -49,28 +53,25 @@ const EMPTY: Entry = Entry {
 /// Per-CPU soft TLB.
 #[derive(Clone, Debug)]
 pub(crate) struct SoftTlb {
-    entries: Box<[Entry]>,
+    entries: Box<[Entry; TOTAL]>,
 }
 
 impl Default for SoftTlb {
     fn default() -> Self {
-        SoftTlb {
-            entries: vec![EMPTY; ENTRIES * LEVELS].into_boxed_slice(),
-        }
+        SoftTlb { entries: Box::new([EMPTY; TOTAL]) }
     }
 }
 
-/// Index of `va`'s entry within one level.
+/// Index of `va`'s entry for privilege `level` (0..3).
 #[inline(always)]
 pub(crate) fn slot(level: usize, va: u64) -> usize {
-    level * ENTRIES + ((va >> PAGE_SHIFT) as usize & (ENTRIES - 1))
+    ((level << BITS) | ((va >> PAGE_SHIFT) as usize & (ENTRIES - 1))) & (TOTAL - 1)
 }
 
 impl SoftTlb {
     #[inline(always)]
     pub(crate) fn get(&self, i: usize) -> &Entry {
-        // `slot` always yields an index below ENTRIES * LEVELS.
-        &self.entries[i]
+        &self.entries[i & (TOTAL - 1)]
     }
 
     /// Installs a translation of the page of `va` to RAM offset `pa`.

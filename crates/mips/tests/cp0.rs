@@ -351,15 +351,15 @@ fn eret_with_erl_returns_to_errorepc_and_clears_only_erl() {
 #[test]
 fn eret_to_user_mode_drops_privilege() {
     let mut m = Machine::new();
-    m.map(0, 0, 0x40_0000, entrylo(CODE_PA + 0x1000, LO_VDG), LO_G);
+    m.map(0, 0, USER_CODE, entrylo(CODE_PA + 0x1000, LO_VDG), LO_G);
     m.load(CODE + 0x1000, &[mfc0(V0, c0::STATUS, 0)]);
     m.set_status(KERNEL_STATUS | status::EXL | (2 << status::KSU_SHIFT));
-    m.set_cp0(c0::EPC, 0x40_0000);
+    m.set_cp0(c0::EPC, USER_CODE);
     m.program(&[ERET]);
     let t = m.run_to_fault();
     assert_eq!(
         (t.exception.code, t.exception.ce, t.pc),
-        (ExcCode::CpU, 0, 0x40_0000)
+        (ExcCode::CpU, 0, USER_CODE)
     );
 }
 
@@ -400,4 +400,40 @@ fn ei_with_a_pending_interrupt_takes_it_after_ei() {
     assert_eq!(m.run_to_wait(), KSEG0 + 0x180);
     assert_eq!((m.exc_code(), m.cp0(c0::EPC)), (ExcCode::Int, CODE + 8));
     assert_eq!((m.reg(V0), m.reg(V1)), (1, 0));
+}
+
+/// Code with `mfc0 v0, Count` as the 21st instruction of its block, then
+/// `mfc0 v1, Count` right after it.
+fn count_reads() -> Vec<u32> {
+    let mut code = vec![NOP; 20];
+    code.extend([mfc0(V0, c0::COUNT, 0), mfc0(V1, c0::COUNT, 0)]);
+    code
+}
+
+#[test]
+fn count_read_by_a_monitor_after_a_native_trap_is_the_time_of_the_trap() {
+    // Reference: the same code in kernel mode reads Count itself.
+    let mut m = Machine::new();
+    m.program(&count_reads());
+    m.run_to_sentinel();
+    let (native0, native1) = (m.reg(V0), m.reg(V1));
+    assert_eq!(native0, 10, "instruction 20 runs at cycle 20");
+
+    // In user mode both reads trap (CpU); a monitor emulates them with
+    // read_cp0 at the trap's pc, as the API documents, and resumes after.
+    let mut m = Machine::new();
+    m.user_program(&count_reads());
+    m.enter_mode(2, 0);
+    let mut emulated = Vec::new();
+    for _ in 0..2 {
+        let t = m.run_to_fault();
+        assert_eq!((t.exception.code, t.exception.ce), (ExcCode::CpU, 0));
+        emulated.push(m.cpu.read_cp0(c0::COUNT, 0, t.pc));
+        m.cpu.pc = t.pc + 4;
+    }
+    // Each trap costs a cycle: allow one tick of difference.
+    assert!(
+        emulated[0].abs_diff(native0) <= 1 && emulated[1] >= emulated[0],
+        "monitor read Count = {emulated:?}; natively the reads give {native0}, {native1}"
+    );
 }

@@ -15,6 +15,14 @@ const GENERAL: u64 = KSEG0 + 0x180;
 const INTERRUPT: u64 = KSEG0 + 0x200;
 const BEV_BASE: u64 = 0xffff_ffff_bfc0_0200;
 
+/// A kernel-mode machine with `wait` vectors, or with native delivery.
+fn machine_for(delivery: TrapDelivery) -> Machine {
+    match delivery {
+        TrapDelivery::Vectors => Machine::with_vectors(),
+        TrapDelivery::Native => Machine::new(),
+    }
+}
+
 /// An unmapped user-segment address (mapped segment, no TLB entry).
 const UNMAPPED: u64 = 0x1000_0000;
 
@@ -178,6 +186,20 @@ fn faults() -> Vec<Fault> {
             1,
         )
         .ce(1),
+        fault(
+            "floating-point invalid operation with the trap enabled",
+            vec![
+                lui(A0, 0xbff0),
+                dsll32(A0, A0, 0), // -1.0
+                dmtc1(A0, 2),
+                ori(A1, ZERO, 1 << 11), // FCSR.Enables.V
+                ctc1(A1, 31),
+                sqrt_d(0, 2),
+            ],
+            ExcCode::Fpe,
+            5,
+        )
+        .setup(|m| m.set_status(KERNEL_STATUS | status::CU1 | status::FR)),
         fault("syscall", vec![syscall(3)], ExcCode::Sys, 0),
         fault("breakpoint", vec![NOP, brk(1)], ExcCode::Bp, 1),
         fault("trap", vec![teq(ZERO, ZERO, 0)], ExcCode::Tr, 0),
@@ -260,11 +282,7 @@ fn fault_in_a_delay_slot_on_the_next_page_reports_the_branch() {
     // the first word of the next page.
     let branch = CODE + 0xffc;
     for delivery in [TrapDelivery::Vectors, TrapDelivery::Native] {
-        let mut m = if delivery == TrapDelivery::Vectors {
-            Machine::with_vectors()
-        } else {
-            Machine::new()
-        };
+        let mut m = machine_for(delivery);
         set_overflow_operands(&mut m);
         m.load(branch, &[beq(ZERO, ZERO, 4), add(V0, A0, A1)]);
         m.cpu.pc = branch;
@@ -321,11 +339,7 @@ const MAPPED_A: u64 = 0x0040_1000;
 const MAPPED_B: u64 = 0x0040_2000;
 
 fn mapped_code_machine(delivery: TrapDelivery) -> Machine {
-    let mut m = if delivery == TrapDelivery::Vectors {
-        Machine::with_vectors()
-    } else {
-        Machine::new()
-    };
+    let mut m = machine_for(delivery);
     m.map(1, 0, 0x0040_0000, LO_G, entrylo(CODE_PA + 0x1000, LO_VDG));
     // Page A ends with `jal B+8` whose delay slot is the first word of B.
     let a_end = CODE_PA + 0x1ffc;
@@ -602,25 +616,11 @@ fn native_monitor_can_enable_the_fpu_and_resume() {
     assert_eq!(m.reg(V0), 77);
 }
 
-const USER_CODE: u64 = 0x0040_0000;
-
 /// Machine running `words` at USER_CODE in user (ksu 2) or supervisor (ksu
 /// 1) mode, with vectors or native delivery.
 fn mode_machine(words: &[u32], ksu: u64, extra: u64, delivery: TrapDelivery) -> Machine {
-    let mut m = if delivery == TrapDelivery::Vectors {
-        Machine::with_vectors()
-    } else {
-        Machine::new()
-    };
-    m.map(
-        0,
-        0,
-        USER_CODE,
-        entrylo(CODE_PA, LO_VDG),
-        entrylo(CODE_PA + 0x1000, LO_VDG),
-    );
-    m.program(words);
-    m.cpu.pc = USER_CODE;
+    let mut m = machine_for(delivery);
+    m.user_program(words);
     m.enter_mode(ksu, extra);
     m
 }

@@ -267,31 +267,14 @@ fn rdhwr_cc_reads_count() {
     assert_eq!(m.reg(V1).wrapping_sub(m.reg(V0)), 2);
 }
 
-/// Runs `words` in user mode (code mapped at USER_CODE) and returns the trap.
+/// Runs `words` in user mode and returns the trap.
 fn user_trap(words: &[u32], extra_status: u64, hwrena: u64) -> (Machine, Trap) {
     let mut m = Machine::new();
-    map_user_code(&mut m, words);
+    m.user_program(words);
     m.set_cp0(c0::HWRENA, hwrena);
     m.enter_mode(2, extra_status);
     let t = m.run_to_trap();
     (m, t)
-}
-
-/// User-mode virtual address of code mapped by [`map_user_code`].
-const USER_CODE: u64 = 0x0040_0000;
-
-/// Maps USER_CODE (a 4 KiB page pair) to CODE_PA and loads `words` there,
-/// followed by the sentinel; points the CPU at it.
-fn map_user_code(m: &mut Machine, words: &[u32]) {
-    m.map(
-        0,
-        0,
-        USER_CODE,
-        entrylo(CODE_PA, LO_VDG),
-        entrylo(CODE_PA + 0x1000, LO_VDG),
-    );
-    m.program(words);
-    m.cpu.pc = USER_CODE;
 }
 
 #[test]
@@ -324,12 +307,64 @@ fn cache_in_user_mode_raises_coprocessor_unusable_0() {
 
 #[test]
 fn sixty_four_bit_operations_in_user_mode_need_ux() {
-    // MIPS64 Vol. III, "64-bit Addressing and Operations Enables": in user mode
-    // 64-bit operations are enabled only when Status.UX or Status.PX is set,
-    // otherwise they raise Reserved Instruction (QEMU: check_mips_64).
-    let mut m = Machine::new();
-    map_user_code(&mut m, &[daddu(V0, A0, A1)]);
-    m.set_status(status::KSU & (2 << status::KSU_SHIFT));
-    let t = m.run_to_trap();
-    assert_eq!((t.exception.code, t.pc), (ExcCode::Ri, USER_CODE), "{t:?}");
+    // MIPS64 Vol. III, "64-bit Addressing and Operations Enables": in user
+    // mode 64-bit operations are enabled only when Status.UX or Status.PX is
+    // set, otherwise they raise Reserved Instruction (QEMU: check_mips_64).
+    let ops = [
+        ("daddu", daddu(V0, A0, A1)),
+        ("dsll32", dsll32(V0, A0, 1)),
+        ("ld", ld(V0, 0x800, A2)),
+        ("dmultu", dmultu(A0, A1)),
+    ];
+    let mut bad = Vec::new();
+    for (ux, expect_ri) in [(status::UX, false), (0, true)] {
+        for (name, word) in ops {
+            let mut m = Machine::new();
+            m.user_program(&[word]);
+            m.set(A2, USER_CODE);
+            m.set_status((2 << status::KSU_SHIFT) | ux);
+            let t = m.run_to_trap();
+            let got_ri = t.exception.code == ExcCode::Ri && t.pc == USER_CODE;
+            if got_ri != expect_ri || (!got_ri && !is_sentinel(&t)) {
+                bad.push(format!(
+                    "{name} with UX = {}: {:?} at {:#x}",
+                    ux != 0,
+                    t.exception.code,
+                    t.pc
+                ));
+            }
+        }
+    }
+    assert!(
+        bad.is_empty(),
+        "expected RI exactly when UX = 0:\n{}",
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn misaligned_sc_and_scd_raise_address_errors_even_without_a_link() {
+    // SC/SCD pseudocode (Vol. II) checks alignment before anything else.
+    // (QEMU's user mode skips the check when the link is not set, so these
+    // are not in the QEMU-checked tables.)
+    for (word, off) in [(sc(V0, 2, A0), 2), (scd(V0, 4, A0), 4)] {
+        for with_link in [false, true] {
+            let mut m = Machine::new();
+            m.set(A0, DATA);
+            let mut code = if with_link {
+                vec![lld(T0, 0, A0)]
+            } else {
+                vec![]
+            };
+            code.push(word);
+            m.program(&code);
+            m.set(V0, 0x77);
+            let t = m.run_to_fault();
+            assert_eq!(
+                (t.exception.code, t.exception.badvaddr, m.reg(V0)),
+                (ExcCode::AdES, DATA + off, 0x77),
+                "{word:#010x} with_link={with_link}"
+            );
+        }
+    }
 }

@@ -267,20 +267,12 @@ fn user_mode_asid_switch_makes_the_old_mapping_inaccessible() {
     // A user program loads VA, makes a syscall during which the "kernel"
     // switches the ASID, and loads VA again.
     let mut m = machine();
-    m.map(
-        0,
-        0,
-        0x40_0000,
-        entrylo(CODE_PA, LO_VDG),
-        entrylo(CODE_PA + 0x1000, LO_VDG),
-    );
     m.map(4, 0, VA | 5, entrylo(page(0), LO_V), entrylo(page(1), LO_V));
     m.set_cp0(c0::ENTRYHI, 5);
     let mut code = load_code(V0, VA);
     code.push(syscall(0));
     code.extend(load_code(V1, VA));
-    m.program(&code);
-    m.cpu.pc = 0x40_0000;
+    m.user_program(&code);
     m.enter_mode(2, 0);
     let t = m.run_to_fault();
     assert_eq!(t.exception.code, ExcCode::Sys);

@@ -534,6 +534,15 @@ pub fn mfc1(rt: u8, fs: u8) -> u32 {
 pub fn mtc1(rt: u8, fs: u8) -> u32 {
     (0x11 << 26) | (4 << 21) | ((rt as u32) << 16) | ((fs as u32) << 11)
 }
+pub fn dmtc1(rt: u8, fs: u8) -> u32 {
+    (0x11 << 26) | (5 << 21) | ((rt as u32) << 16) | ((fs as u32) << 11)
+}
+pub fn ctc1(rt: u8, fs: u8) -> u32 {
+    (0x11 << 26) | (6 << 21) | ((rt as u32) << 16) | ((fs as u32) << 11)
+}
+pub fn sqrt_d(fd: u8, fs: u8) -> u32 {
+    (0x11 << 26) | (17 << 21) | ((fs as u32) << 11) | ((fd as u32) << 6) | 0x04
+}
 pub fn add_d(fd: u8, fs: u8, ft: u8) -> u32 {
     (0x11 << 26) | (17 << 21) | ((ft as u32) << 16) | ((fs as u32) << 11) | ((fd as u32) << 6)
 }

@@ -26,6 +26,8 @@ pub const CODE: u64 = KSEG0 + CODE_PA;
 pub const DATA_PA: u64 = 0x20_0000;
 /// Virtual (KSEG0) address of the test data buffer.
 pub const DATA: u64 = KSEG0 + DATA_PA;
+/// Virtual address (useg) where [`Machine::user_program`] maps test code.
+pub const USER_CODE: u64 = 0x0040_0000;
 /// `break` code that ends a test program.
 pub const SENTINEL: u32 = 0x5a5a5;
 /// Cycle limit for test programs: a program that runs this long is stuck.
@@ -189,6 +191,21 @@ impl<B: Bus> Machine<B> {
         code.push(asm::brk(SENTINEL));
         self.load(va, &code);
         self.cpu.pc = va;
+    }
+
+    /// Maps the page pair at [`USER_CODE`] (TLB entry 0, global, writable) to
+    /// CODE_PA and loads `words` plus the sentinel there, for user or
+    /// supervisor mode (see [`Machine::enter_mode`]); points the CPU at it.
+    pub fn user_program(&mut self, words: &[u32]) {
+        self.map(
+            0,
+            0,
+            USER_CODE,
+            entrylo(CODE_PA, LO_VDG),
+            entrylo(CODE_PA + 0x1000, LO_VDG),
+        );
+        self.program(words);
+        self.cpu.pc = USER_CODE;
     }
 
     /// Runs for at most `cycles` more cycles.

@@ -420,7 +420,7 @@ fn count_read_by_a_monitor_after_a_native_trap_is_the_time_of_the_trap() {
     assert_eq!(native0, 10, "instruction 20 runs at cycle 20");
 
     // In user mode both reads trap (CpU); a monitor emulates them with
-    // read_cp0 at the trap's pc, as the API documents, and resumes after.
+    // `read_cp0(Count)` at the trap's pc and resumes after the instruction.
     let mut m = Machine::new();
     m.user_program(&count_reads());
     m.enter_mode(2, 0);

@@ -806,3 +806,63 @@ fn misaligned_store_in_user_mode_reports_ades() {
         (ExcCode::AdES, USER_CODE + 0x801)
     );
 }
+
+#[test]
+fn branch_ending_a_full_block_runs_its_delay_slot_from_the_next_block() {
+    // A decoded block holds at most 64 instructions: a branch in 64th place
+    // has its delay slot in the next block.
+    let mut code = vec![NOP; 63];
+    code.extend([beq(ZERO, ZERO, 2), addiu(V0, V0, 1), addiu(V1, V1, 1), NOP]);
+    let mut m = Machine::new();
+    m.program(&code);
+    m.run_to_sentinel();
+    assert_eq!((m.reg(V0), m.reg(V1)), (1, 0));
+    // The same delay slot faulting reports the branch.
+    let mut code = vec![NOP; 63];
+    code.extend([beq(ZERO, ZERO, 2), add(V0, A0, A1), NOP, NOP]);
+    for delivery in [TrapDelivery::Vectors, TrapDelivery::Native] {
+        let mut m = machine_for(delivery);
+        set_overflow_operands(&mut m);
+        m.program(&code);
+        if delivery == TrapDelivery::Vectors {
+            assert_eq!(m.run_to_wait(), GENERAL);
+            assert_eq!(m.cp0(c0::EPC), CODE + 63 * 4);
+            assert_ne!(m.cp0(c0::CAUSE) & cause::BD, 0);
+        } else {
+            let t = m.run_to_fault();
+            assert_eq!((t.pc, t.in_delay_slot), (CODE + 63 * 4, true));
+        }
+    }
+}
+
+#[test]
+fn stopping_between_a_page_end_branch_and_its_delay_slot_resumes_correctly() {
+    // A countdown loop whose backward branch is the last word of a page: run
+    // it one cycle at a time, so that runs end between branch and slot.
+    let at = CODE + 0xff8;
+    let mut m = Machine::new();
+    m.load(
+        at,
+        &[
+            addiu(A0, A0, -1),
+            bne(A0, ZERO, -2),
+            addiu(V0, V0, 1), // delay slot, first word of the next page
+            addiu(V1, V1, 1),
+            brk(SENTINEL),
+        ],
+    );
+    m.cpu.pc = at;
+    m.set(A0, 10);
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        match m.run_for(1) {
+            RunExit::Limit => continue,
+            RunExit::Trap(t) if is_sentinel(&t) => break,
+            other => panic!("{other:?} at {:#x}", m.cpu.pc),
+        }
+    }
+    assert_eq!((m.reg(A0), m.reg(V0), m.reg(V1)), (0, 10, 1));
+    // Runs execute at least a block each; the loop was cut many times.
+    assert!(runs > 10, "{runs} runs");
+}

@@ -368,3 +368,34 @@ fn misaligned_sc_and_scd_raise_address_errors_even_without_a_link() {
         }
     }
 }
+
+#[test]
+fn reserved_fpu_encodings_with_cu1_clear_raise_coprocessor_unusable() {
+    // MIPS64 Vol. III, exception priorities: "If both exceptions occur on the
+    // same instruction, the Coprocessor Unusable Exception takes priority over
+    // the Reserved Instruction Exception." (QEMU: check_cp1_enabled runs
+    // before the COP1/COP1X decode.) With CU1 set they are reserved.
+    let words = [
+        ("bc1any2 (MIPS-3D)", 0x4520_0000u32),
+        ("add.ps (no paired single)", 0x46c0_0000),
+        ("COP1 fmt S, funct 0x18", 0x4600_0018),
+        ("COP1X funct 3", 0x4c00_0003),
+    ];
+    let mut bad = Vec::new();
+    for (name, word) in words {
+        for (cu1, want) in [(0, (ExcCode::CpU, 1)), (status::CU1, (ExcCode::Ri, 0))] {
+            let mut m = Machine::new();
+            m.set_status(KERNEL_STATUS | status::FR | cu1);
+            m.program(&[word]);
+            let t = m.run_to_fault();
+            let got = (t.exception.code, t.exception.ce);
+            if got != want {
+                bad.push(format!(
+                    "{name} ({word:#010x}) with CU1 = {}: {got:?}, expected {want:?}",
+                    cu1 != 0
+                ));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

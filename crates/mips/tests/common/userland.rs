@@ -4,7 +4,10 @@
 //! * the ELF's PT_LOAD segments are copied into physical pages the harness
 //!   allocates; stack pages are allocated on first touch;
 //! * TLB refill and invalid traps are handled by writing a TLB entry for the
-//!   faulting page pair (4 KiB pages, ASID 0, round-robin replacement);
+//!   faulting page pair (4 KiB pages, ASID 0, round-robin replacement)
+//!   through `cpu.tlb`. (That path does not invalidate the CPU's internal
+//!   translation cache — see `tlb.rs` — which is harmless here because a
+//!   virtual page never changes its physical page.)
 //! * `syscall` traps emulate `write` and `exit`/`exit_group`;
 //! * Coprocessor Unusable for CP1 enables Status.CU1 (with FR = 1, as the n64
 //!   ABI requires) and restarts the instruction.

@@ -14,7 +14,10 @@ fn disco() -> Command {
 }
 
 fn run_exec(cmd: &str) -> Output {
-    let out = disco().args(["run", "--exec", cmd]).output().expect("disco runs");
+    let out = disco()
+        .args(["run", "--exec", cmd])
+        .output()
+        .expect("disco runs");
     if out.status.code().is_none() {
         panic!("disco was killed: {}", String::from_utf8_lossy(&out.stderr));
     }
@@ -61,7 +64,10 @@ fn exec_reports_real_system_information() {
     assert!(out.contains("tlb_entries\t\t: 64"), "{out}");
     assert!(out.contains("fpu"), "{out}");
     for dir in ["bin", "dev", "etc", "init", "proc", "sys"] {
-        assert!(out.split_whitespace().any(|w| w == dir), "ls / lacks {dir}: {out}");
+        assert!(
+            out.split_whitespace().any(|w| w == dir),
+            "ls / lacks {dir}: {out}"
+        );
     }
     let summary = stderr(&o);
     assert!(summary.contains(" MIPS"), "summary line missing: {summary}");
@@ -114,17 +120,28 @@ fn interactive_console_takes_input() {
     stdin.write_all(b"devmem 0x1000001000 32 7\n").unwrap();
     let status = child.wait().expect("disco exits");
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(status.code(), Some(7), "stderr:\n{err}");
 }
 
 #[test]
 fn missing_kernel_is_one_clear_error() {
-    let o = disco().args(["run", "--kernel", "/nonexistent/vmlinuz"]).output().unwrap();
+    let o = disco()
+        .args(["run", "--kernel", "/nonexistent/vmlinuz"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("cannot read kernel '/nonexistent/vmlinuz'"), "{err}");
+    assert!(
+        err.contains("cannot read kernel '/nonexistent/vmlinuz'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,7 +149,11 @@ fn non_elf_kernel_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("not-a-kernel");
     std::fs::write(&path, b"#!/bin/sh\necho hello\n").unwrap();
-    let o = disco().args(["run", "--kernel"]).arg(&path).output().unwrap();
+    let o = disco()
+        .args(["run", "--kernel"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -147,7 +168,15 @@ fn bad_memory_sizes_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k");
     std::fs::write(&path, b"\x7fELF").unwrap();
-    let o = disco().args(["run", "--mem", "16M", "--kernel"]).arg(&path).output().unwrap();
+    let o = disco()
+        .args(["run", "--mem", "16M", "--kernel"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("memory size 16 MiB is outside the supported range"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("memory size 16 MiB is outside the supported range"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -96,7 +96,14 @@ impl Cpu {
         } else {
             self.fetch_slow(mem, pc)?
         };
-        Ok(code.get_or_build(mem, pa))
+        let id = code.get_or_build(mem, pa);
+        if mem.code_epoch() != self.code_epoch {
+            // A page just became a code page: stores to it must now take the
+            // slow path, which invalidates its blocks.
+            self.code_epoch = mem.code_epoch();
+            self.stlb.flush_writes();
+        }
+        Ok(id)
     }
 
     /// Installs a RAM translation in the soft TLB.
@@ -138,7 +145,7 @@ impl Cpu {
             return Ok(read_le_dyn(mem.ram(), t.pa as usize, size));
         }
         let v = bus
-            .read(t.pa, size as u8, self.cycles)
+            .read(t.pa, size as u8, self.now(self.cur_pc))
             .map_err(|_| Exception::new(ExcCode::Dbe));
         tracing::trace!(target: "mips::mmio", "read{} {:#x} -> {:x?}", size * 8, t.pa, v);
         self.after_device_access(bus);
@@ -173,7 +180,7 @@ impl Cpu {
         }
         tracing::trace!(target: "mips::mmio", "write{} {:#x} <- {:#x}", size * 8, t.pa, v);
         let r = bus
-            .write(t.pa, size as u8, v, self.cycles)
+            .write(t.pa, size as u8, v, self.now(self.cur_pc))
             .map_err(|_| Exception::new(ExcCode::Dbe));
         self.after_device_access(bus);
         r

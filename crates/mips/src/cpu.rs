@@ -132,8 +132,9 @@ pub struct Cpu {
     pub cp0: Cp0,
     /// Coprocessor 1.
     pub fpu: Fpu,
-    /// The architectural TLB.
-    pub tlb: Tlb,
+    /// The architectural TLB (read it with [`Cpu::tlb`], change it with
+    /// [`Cpu::tlb_write`] so that translation caches stay coherent).
+    pub(crate) tlb: Tlb,
     /// Counters; `instructions` and `mode_cycles` are completed by [`Cpu::stats`].
     pub(crate) stats: CpuStats,
     /// Cycles taken by exception entry (one each), not by instructions.
@@ -174,8 +175,15 @@ pub struct Cpu {
     pub(crate) pending_trap: Option<Trap>,
     pub(crate) stop_requested: bool,
     pub(crate) privilege: Privilege,
+    /// 64-bit operations are enabled at the current privilege (kernel mode,
+    /// or Status.SX / Status.UX for supervisor / user mode).
+    pub(crate) ops64: bool,
     pub(crate) stlb: SoftTlb,
     pub(crate) code_epoch: u64,
+    /// Address of the instruction executing on a slow path (set by the full
+    /// interpreter and by the threaded handlers' miss paths), so device
+    /// accesses are stamped with the exact cycle of their instruction.
+    pub(crate) cur_pc: u64,
     /// First instruction address and starting cycle of the executing block,
     /// to compute the exact cycle of an instruction inside it.
     pub(crate) block_pc: u64,
@@ -220,9 +228,11 @@ impl Cpu {
             pending_trap: None,
             stop_requested: false,
             privilege: Privilege::Kernel,
+            ops64: true,
             stlb: SoftTlb::default(),
             code_epoch: 0,
             block_pc: 0,
+            cur_pc: 0,
             last_vector: u64::MAX,
             trace_instructions: false,
         };
@@ -345,24 +355,40 @@ impl Cpu {
         until: u64,
     ) -> RunExit {
         let mut x = Ctx { mem, bus };
-        if self.trace_instructions {
-            self.run_loop::<true>(&mut x, code, until)
-        } else {
-            self.run_loop::<false>(&mut x, code, until)
+        loop {
+            let exit = if self.needs_careful_loop() {
+                self.run_loop::<true>(&mut x, code, until)
+            } else {
+                self.run_loop::<false>(&mut x, code, until)
+            };
+            if let Some(exit) = exit {
+                return exit;
+            }
         }
     }
 
-    fn run_loop<const TRACE: bool>(
+    /// The careful executor traces instructions and checks that 64-bit
+    /// operations are enabled; the fast one does neither.
+    fn needs_careful_loop(&self) -> bool {
+        self.trace_instructions || !self.ops64
+    }
+
+    /// Runs blocks until `run` must return (`Some`) or the other executor
+    /// variant is needed (`None`).
+    fn run_loop<const CAREFUL: bool>(
         &mut self,
         x: &mut Ctx<'_>,
         code: &mut CodeCache,
         until: u64,
-    ) -> RunExit {
+    ) -> Option<RunExit> {
         self.force_check();
         loop {
             if self.cycles >= self.deadline {
                 if let Some(exit) = self.slow_checks(x, code, until) {
-                    return exit;
+                    return Some(exit);
+                }
+                if self.needs_careful_loop() != CAREFUL {
+                    return None;
                 }
                 continue;
             }
@@ -372,21 +398,30 @@ impl Cpu {
                 Err(e) => {
                     if pc == self.last_vector && self.delivery == TrapDelivery::Vectors {
                         let cause = ExcCode::from_cause(self.cp0.cause);
-                        return RunExit::Wedged { vector: pc, cause, epc: self.cp0.epc };
+                        return Some(RunExit::Wedged {
+                            vector: pc,
+                            cause,
+                            epc: self.cp0.epc,
+                        });
                     }
                     self.raise(e, pc, false, None);
                     continue;
                 }
             };
             self.block_pc = pc;
-            self.exec_block::<TRACE>(code.block(id), x);
+            self.exec_block::<CAREFUL>(code.block(id), x);
         }
     }
 
     /// Everything the hot loop does not check per block. Returns `Some` when
     /// `run` must return.
     #[cold]
-    fn slow_checks(&mut self, x: &mut Ctx<'_>, code: &mut CodeCache, until: u64) -> Option<RunExit> {
+    fn slow_checks(
+        &mut self,
+        x: &mut Ctx<'_>,
+        code: &mut CodeCache,
+        until: u64,
+    ) -> Option<RunExit> {
         if x.mem.has_written_code() {
             code.invalidate_written(x.mem);
         }
@@ -433,15 +468,16 @@ impl Cpu {
     /// (their delay slot included); it is left at the first taken branch or
     /// jump, after its delay slot, or when an instruction stops it.
     #[inline(always)]
-    fn exec_block<const TRACE: bool>(&mut self, block: &Block, x: &mut Ctx<'_>) {
+    fn exec_block<const CAREFUL: bool>(&mut self, block: &Block, x: &mut Ctx<'_>) {
         let ops = &block.ops[..];
         let mut pc = self.pc;
         let mut i = 0;
         while let Some(op) = ops.get(i) {
-            if TRACE {
-                self.trace(pc, &block.instrs[i]);
-            }
-            let mut flow = (op.f)(self, x, op, pc);
+            let mut flow = if CAREFUL {
+                self.careful_step(block, i, pc, x)
+            } else {
+                (op.f)(self, x, op, pc)
+            };
             if let Flow::Next = flow {
                 i += 1;
                 pc = pc.wrapping_add(4);
@@ -451,10 +487,11 @@ impl Cpu {
             // the block (not taken) or leave it.
             if let (Flow::Branch(target), Some(slot)) = (flow, ops.get(i + 1)) {
                 let slot_pc = pc.wrapping_add(4);
-                if TRACE {
-                    self.trace(slot_pc, &block.instrs[i + 1]);
-                }
-                let slot_flow = (slot.f)(self, x, slot, slot_pc);
+                let slot_flow = if CAREFUL {
+                    self.careful_step(block, i + 1, slot_pc, x)
+                } else {
+                    (slot.f)(self, x, slot, slot_pc)
+                };
                 if let Flow::Next = slot_flow {
                     if target == slot_pc.wrapping_add(4) && i + 2 < ops.len() {
                         i += 2;
@@ -478,6 +515,21 @@ impl Cpu {
         }
         self.pc = pc;
         self.retire(ops.len());
+    }
+
+    /// Executes instruction `i` of `block` with the careful executor's checks.
+    #[inline(never)]
+    fn careful_step(&mut self, block: &Block, i: usize, pc: u64, x: &mut Ctx<'_>) -> Flow {
+        let ins = &block.instrs[i];
+        if self.trace_instructions {
+            self.trace(pc, ins);
+        }
+        if !self.ops64 && ins.is_64bit_op() {
+            self.fault = Exception::new(ExcCode::Ri);
+            return Flow::Fault;
+        }
+        let op = &block.ops[i];
+        (op.f)(self, x, op, pc)
     }
 
     /// Handles instruction `i` (at `pc`) of `block` that did not simply fall
@@ -615,10 +667,6 @@ impl Cpu {
         } else {
             pc
         };
-        // Taking an exception costs a cycle, so that time advances even if
-        // software faults in a loop on its own exception vector.
-        self.cycles += 1;
-        self.exception_cycles += 1;
         self.stats.exceptions[e.code as usize] += 1;
         if e.refill {
             self.stats.tlb_refills += 1;
@@ -634,7 +682,15 @@ impl Cpu {
                 });
                 self.force_check();
             }
-            TrapDelivery::Vectors => self.deliver_to_vector(e, epc, in_delay_slot),
+            TrapDelivery::Vectors => {
+                // Taking an exception costs a cycle, so that time advances
+                // even if software faults in a loop on its own vector. (With
+                // native delivery the handler's cost is the monitor's to
+                // account.)
+                self.cycles += 1;
+                self.exception_cycles += 1;
+                self.deliver_to_vector(e, epc, in_delay_slot)
+            }
         }
     }
 
@@ -693,6 +749,15 @@ impl Cpu {
     #[inline]
     pub(crate) fn set_privilege(&mut self) {
         let p = Privilege::from_status(self.cp0.status);
+        let ops64 = match p {
+            Privilege::Kernel => true,
+            Privilege::Supervisor => self.cp0.status & status::SX != 0,
+            Privilege::User => self.cp0.status & status::UX != 0,
+        };
+        if ops64 != self.ops64 {
+            self.ops64 = ops64;
+            self.force_check();
+        }
         if p != self.privilege {
             self.stats.mode_cycles[self.privilege as usize] += self.cycles - self.mode_since;
             self.mode_since = self.cycles;

@@ -89,6 +89,10 @@ impl Cpu {
         bus: &mut dyn Bus,
     ) -> Result<Flow, Exception> {
         use Instr::*;
+        self.cur_pc = pc;
+        if !self.ops64 && ins.is_64bit_op() {
+            return Err(Exception::new(ExcCode::Ri));
+        }
         match *ins {
             Nop | Ssnop | Ehb => {}
             Sll { rd, rt, sa } => self.set_gpr(
@@ -628,6 +632,12 @@ impl Cpu {
                 self.set_gpr(rt, v)
             }
             CopUnusable { cop } => return Err(Exception::cop_unusable(cop)),
+            // Coprocessor Unusable has priority over Reserved Instruction:
+            // an undefined COP1/COP1X encoding with CU1 = 0 raises CpU.
+            Reserved(w) if matches!(w >> 26, 0x11 | 0x13) => {
+                self.cop1_usable()?;
+                return Err(Exception::new(ExcCode::Ri));
+            }
             Reserved(_) => return Err(Exception::new(ExcCode::Ri)),
 
             Cache { .. }

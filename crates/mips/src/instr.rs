@@ -843,6 +843,55 @@ impl Instr {
         )
     }
 
+    /// True for the MIPS64 operations that raise Reserved Instruction in user
+    /// or supervisor mode unless Status.UX / Status.SX enables 64-bit
+    /// operations (doubleword arithmetic, shifts, loads and stores).
+    pub fn is_64bit_op(&self) -> bool {
+        use Instr::*;
+        matches!(
+            self,
+            Dsll { .. }
+                | Dsrl { .. }
+                | Dsra { .. }
+                | Drotr { .. }
+                | Dsll32 { .. }
+                | Dsrl32 { .. }
+                | Dsra32 { .. }
+                | Drotr32 { .. }
+                | Dsllv { .. }
+                | Dsrlv { .. }
+                | Dsrav { .. }
+                | Drotrv { .. }
+                | Dadd { .. }
+                | Daddu { .. }
+                | Dsub { .. }
+                | Dsubu { .. }
+                | Dmult { .. }
+                | Dmultu { .. }
+                | Ddiv { .. }
+                | Ddivu { .. }
+                | Dclz { .. }
+                | Dclo { .. }
+                | Daddi { .. }
+                | Daddiu { .. }
+                | Dext { .. }
+                | Dins { .. }
+                | Dsbh { .. }
+                | Dshd { .. }
+                | Ld { .. }
+                | Ldl { .. }
+                | Ldr { .. }
+                | Lld { .. }
+                | Lwu { .. }
+                | Sd { .. }
+                | Sdl { .. }
+                | Sdr { .. }
+                | Scd { .. }
+                | Dmfc0 { .. }
+                | Dmtc0 { .. }
+        ) || matches!(self, Fpu(FpInstr::Dmfc1 { .. } | FpInstr::Dmtc1 { .. }))
+    }
+
     /// True for branches that may fall through (conditional, not `b`/`bal`).
     pub fn is_conditional_branch(&self) -> bool {
         use Instr::*;

@@ -8,15 +8,15 @@
 //! ([`Cpu::step`]). Both paths implement the same semantics; the handlers
 //! here are a fast path, not a second definition (tests run both).
 
+use crate::access::{read_le, write_le};
 use crate::bus::Bus;
 use crate::cpu::{Cpu, Flow};
-use crate::access::{read_le, write_le};
 use crate::decode::decode;
 use crate::exception::Exception;
-use crate::softtlb::{slot, PAGE_MASK};
 use crate::exec::sx32;
 use crate::instr::Instr;
 use crate::memory::PhysMem;
+use crate::softtlb::{slot, PAGE_MASK};
 
 /// What a handler needs besides the CPU.
 pub(crate) struct Ctx<'a> {
@@ -317,7 +317,16 @@ fn op_jalr(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
 /// path needs no stack frame.
 #[cold]
 #[inline(never)]
-fn load_miss(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, va: u64, size: u64, ext: fn(u64) -> u64) -> Flow {
+fn load_miss(
+    cpu: &mut Cpu,
+    x: &mut Ctx<'_>,
+    op: &Op,
+    pc: u64,
+    va: u64,
+    size: u64,
+    ext: fn(u64) -> u64,
+) -> Flow {
+    cpu.cur_pc = pc;
     match cpu.load_slow(x.mem, x.bus, va, size) {
         Ok(v) => {
             w(cpu, op.d, ext(v));
@@ -330,7 +339,8 @@ fn load_miss(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, va: u64, size: u64, ext: f
 /// Slow path of a store handler.
 #[cold]
 #[inline(never)]
-fn store_miss(cpu: &mut Cpu, x: &mut Ctx<'_>, va: u64, size: u64, v: u64) -> Flow {
+fn store_miss(cpu: &mut Cpu, x: &mut Ctx<'_>, pc: u64, va: u64, size: u64, v: u64) -> Flow {
+    cpu.cur_pc = pc;
     match cpu.store_slow(x.mem, x.bus, va, size, v) {
         Ok(()) => Flow::Next,
         Err(e) => fault(cpu, e),
@@ -340,7 +350,7 @@ fn store_miss(cpu: &mut Cpu, x: &mut Ctx<'_>, va: u64, size: u64, v: u64) -> Flo
 /// Defines loads of `N` bytes with an extension function.
 macro_rules! load {
     ($($name:ident = $n:literal, $ext:expr;)*) => {$(
-        fn $name(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
+        fn $name(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
             let va = r(cpu, op.s).wrapping_add(simm(op));
             let e = cpu.stlb.get(slot(cpu.privilege as usize, va));
             if e.read == va & (PAGE_MASK | ($n - 1)) {
@@ -349,7 +359,7 @@ macro_rules! load {
                 w(cpu, op.d, ext(v));
                 Flow::Next
             } else {
-                load_miss(cpu, x, op, va, $n, $ext)
+                load_miss(cpu, x, op, pc, va, $n, $ext)
             }
         }
     )*};
@@ -368,7 +378,7 @@ load! {
 /// Defines stores of `N` bytes of register t.
 macro_rules! store {
     ($($name:ident = $n:literal;)*) => {$(
-        fn $name(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
+        fn $name(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
             let va = r(cpu, op.s).wrapping_add(simm(op));
             let v = r(cpu, op.t);
             let e = cpu.stlb.get(slot(cpu.privilege as usize, va));
@@ -376,7 +386,7 @@ macro_rules! store {
                 write_le::<$n>(x.mem.ram_mut(), va.wrapping_add(e.addend) as usize, v);
                 Flow::Next
             } else {
-                store_miss(cpu, x, va, $n, v)
+                store_miss(cpu, x, pc, va, $n, v)
             }
         }
     )*};
@@ -491,7 +501,14 @@ mod tests {
         let eret = lower(&Instr::Eret, 0x4200_0018);
         assert_eq!(tlbwi.f as usize, eret.f as usize);
         assert_eq!(eret.imm, 0x4200_0018);
-        let addu = lower(&Instr::Addu { rd: 1, rs: 2, rt: 3 }, 0x0043_0821);
+        let addu = lower(
+            &Instr::Addu {
+                rd: 1,
+                rs: 2,
+                rt: 3,
+            },
+            0x0043_0821,
+        );
         assert_ne!(addu.f as usize, tlbwi.f as usize);
     }
 }

@@ -29,21 +29,21 @@ impl Cpu {
         match *ins {
             Instr::Cache { .. } => Ok(Flow::Next),
             Instr::Mfc0 { rt, rd, sel } => {
-                let v = self.read_cp0(rd, sel, pc);
+                let v = self.read_cp0_at(rd, sel, self.now(pc));
                 self.set_gpr(rt, sx32(v));
                 Ok(Flow::Next)
             }
             Instr::Dmfc0 { rt, rd, sel } => {
-                let v = self.read_cp0(rd, sel, pc);
+                let v = self.read_cp0_at(rd, sel, self.now(pc));
                 self.set_gpr(rt, v);
                 Ok(Flow::Next)
             }
             Instr::Mtc0 { rt, rd, sel } => {
-                self.write_cp0(rd, sel, sx32(self.gpr(rt)), false, pc);
+                self.write_cp0_at(rd, sel, sx32(self.gpr(rt)), false, self.now(pc));
                 Ok(Flow::Stop)
             }
             Instr::Dmtc0 { rt, rd, sel } => {
-                self.write_cp0(rd, sel, self.gpr(rt), true, pc);
+                self.write_cp0_at(rd, sel, self.gpr(rt), true, self.now(pc));
                 Ok(Flow::Stop)
             }
             Instr::Di { rt } => {
@@ -74,7 +74,7 @@ impl Cpu {
                 Ok(Flow::Stop)
             }
             Instr::Tlbwi => {
-                self.tlb_write((self.cp0.index & 0x3f) as usize);
+                self.tlb_write_from_cp0((self.cp0.index & 0x3f) as usize);
                 Ok(Flow::Stop)
             }
             Instr::Tlbwr => {
@@ -84,7 +84,7 @@ impl Cpu {
                 } else {
                     self.random - 1
                 };
-                self.tlb_write(index);
+                self.tlb_write_from_cp0(index);
                 Ok(Flow::Stop)
             }
             Instr::Tlbp => {
@@ -117,14 +117,11 @@ impl Cpu {
         target
     }
 
-    fn tlb_write(&mut self, index: usize) {
+    /// `tlbwi`/`tlbwr`: writes entry `index` from the CP0 registers.
+    fn tlb_write_from_cp0(&mut self, index: usize) {
         let c = &self.cp0;
         let new = TlbEntry::from_registers(c.pagemask, c.entryhi, c.entrylo0, c.entrylo1);
-        let old = self.tlb.write(index, new);
-        for e in [old, new] {
-            let (start, end) = e.virtual_range();
-            self.stlb.flush_range(start, end);
-        }
+        self.tlb_write(index, new);
         self.stats.tlb_writes += 1;
         tracing::trace!(
             target: "mips::tlb",
@@ -136,6 +133,33 @@ impl Cpu {
             new.lo[1],
             if new.global { " G" } else { "" }
         );
+    }
+
+    /// The architectural TLB.
+    pub fn tlb(&self) -> &crate::tlb::Tlb {
+        &self.tlb
+    }
+
+    /// Replaces TLB entry `index` (as `tlbwi` would, but without touching
+    /// CP0) and drops every cached translation derived from the old or the
+    /// new entry. Returns the old entry. This is how a monitor installs
+    /// translations.
+    pub fn tlb_write(&mut self, index: usize, entry: TlbEntry) -> TlbEntry {
+        let old = self.tlb.write(index, entry);
+        for e in [old, entry] {
+            let (start, end) = e.virtual_range();
+            self.stlb.flush_range(start, end);
+            // Region 3 entries also translate the sign-extended 32-bit
+            // compatibility segments (KSSEG, KSEG3), whose addresses have
+            // bits 61..SEGBITS set where the entry's (XKSEG form) are clear.
+            if start >> 62 == 3 {
+                let compat = !((1u64 << cp0::SEGBITS) - 1) & !(3 << 62);
+                let alias = start | compat;
+                self.stlb
+                    .flush_range(alias, alias.wrapping_add(end.wrapping_sub(start)));
+            }
+        }
+        old
     }
 
     fn set_entryhi(&mut self, v: u64) {
@@ -158,8 +182,21 @@ impl Cpu {
     }
 
     /// Value of CP0 register (`rd`, `sel`) as DMFC0 returns it (32-bit
-    /// registers sign-extended). Unimplemented registers read zero.
-    pub fn read_cp0(&self, rd: u8, sel: u8, pc: u64) -> u64 {
+    /// registers sign-extended), now. Unimplemented registers read zero.
+    /// For a monitor emulating MFC0/DMFC0.
+    pub fn read_cp0(&self, rd: u8, sel: u8) -> u64 {
+        self.read_cp0_at(rd, sel, self.cycles)
+    }
+
+    /// Writes CP0 register (`rd`, `sel`) now, as MTC0 (`wide` false; `v`
+    /// already sign-extended) or DMTC0 (`wide` true) would, with masks and
+    /// side effects. For a monitor emulating MTC0/DMTC0.
+    pub fn write_cp0(&mut self, rd: u8, sel: u8, v: u64, wide: bool) {
+        self.write_cp0_at(rd, sel, v, wide, self.cycles);
+    }
+
+    /// [`Self::read_cp0`] at cycle `now` (time-dependent registers: Count).
+    pub(crate) fn read_cp0_at(&self, rd: u8, sel: u8, now: u64) -> u64 {
         let c = &self.cp0;
         let v32 = |v: u64| sx32(v);
         match (rd, sel) {
@@ -173,7 +210,7 @@ impl Cpu {
             (reg::WIRED, 0) => c.wired,
             (reg::HWRENA, 0) => c.hwrena,
             (reg::BADVADDR, 0) => c.badvaddr,
-            (reg::COUNT, 0) => v32(self.count_at(self.now(pc)) as u64),
+            (reg::COUNT, 0) => v32(self.count_at(now) as u64),
             (reg::ENTRYHI, 0) => c.entryhi,
             (reg::COMPARE, 0) => v32(c.compare as u64),
             (reg::STATUS, 0) => v32(c.status),
@@ -201,9 +238,8 @@ impl Cpu {
         }
     }
 
-    /// Writes CP0 register (`rd`, `sel`) with `v` (already sign-extended for
-    /// MTC0; `wide` for DMTC0), applying masks and side effects.
-    pub fn write_cp0(&mut self, rd: u8, sel: u8, v: u64, wide: bool, pc: u64) {
+    /// [`Self::write_cp0`] at cycle `now`.
+    pub(crate) fn write_cp0_at(&mut self, rd: u8, sel: u8, v: u64, wide: bool, now: u64) {
         match (rd, sel) {
             (reg::INDEX, 0) => self.cp0.index = (self.cp0.index & INDEX_P) | (v & 0x3f),
             (reg::ENTRYLO0, 0) => self.cp0.entrylo0 = entrylo(v, wide),
@@ -219,13 +255,13 @@ impl Cpu {
                 self.random = cp0::TLB_ENTRIES as u32 - 1;
             }
             (reg::HWRENA, 0) => self.cp0.hwrena = v & cp0::HWRENA_MASK,
-            (reg::COUNT, 0) => self.write_count(v as u32, self.now(pc)),
+            (reg::COUNT, 0) => self.write_count(v as u32, now),
             (reg::ENTRYHI, 0) => self.set_entryhi(v),
             (reg::COMPARE, 0) => {
                 self.cp0.compare = v as u32;
                 self.cp0.cause &= !cause::TI;
                 self.update_interrupts();
-                self.reschedule_timer(self.now(pc));
+                self.reschedule_timer(now);
             }
             (reg::STATUS, 0) => {
                 let old = self.cp0.status;

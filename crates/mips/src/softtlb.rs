@@ -58,7 +58,9 @@ pub(crate) struct SoftTlb {
 
 impl Default for SoftTlb {
     fn default() -> Self {
-        SoftTlb { entries: Box::new([EMPTY; TOTAL]) }
+        SoftTlb {
+            entries: Box::new([EMPTY; TOTAL]),
+        }
     }
 }
 

@@ -264,7 +264,7 @@ struct Outcome {
 fn outcome(m: &Machine) -> Outcome {
     Outcome {
         cycles: m.cpu.cycles(),
-        stats: m.cpu.stats.clone(),
+        stats: m.cpu.stats(),
         gpr: m.cpu.gpr,
         count: m.cp0(c0::COUNT),
         cause: m.cp0(c0::CAUSE),

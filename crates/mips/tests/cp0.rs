@@ -428,7 +428,7 @@ fn count_read_by_a_monitor_after_a_native_trap_is_the_time_of_the_trap() {
     for _ in 0..2 {
         let t = m.run_to_fault();
         assert_eq!((t.exception.code, t.exception.ce), (ExcCode::CpU, 0));
-        emulated.push(m.cpu.read_cp0(c0::COUNT, 0, t.pc));
+        emulated.push(m.cpu.read_cp0(c0::COUNT, 0));
         m.cpu.pc = t.pc + 4;
     }
     // Each trap costs a cycle: allow one tick of difference.

@@ -402,7 +402,7 @@ fn tlb_refill_at_exception_level_uses_the_general_vector_and_keeps_epc() {
 #[test]
 fn exception_vectors_follow_ebase() {
     let mut m = Machine::with_vectors();
-    m.cpu.write_cp0(c0::PRID, 1, 0xffff_ffff_8004_0000, true, 0);
+    m.cpu.write_cp0(c0::PRID, 1, 0xffff_ffff_8004_0000, true);
     m.load(KSEG0 + 0x4_0180, &[WAIT]);
     m.program(&[syscall(0)]);
     assert_eq!(m.run_to_wait(), KSEG0 + 0x4_0180);

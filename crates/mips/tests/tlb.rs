@@ -465,7 +465,7 @@ fn tlbwr_uses_random_which_stays_between_wired_and_63() {
     for i in 0..wired as usize {
         m.map(i, 0, 0x7000_0000 + (i as u64) * 0x2000, LO_G, LO_G);
     }
-    let before = m.cpu.tlb.entries()[..wired as usize].to_vec();
+    let before = m.cpu.tlb().entries()[..wired as usize].to_vec();
     let mut code = li64(T0, wired);
     code.push(mtc0(T0, c0::WIRED, 0));
     code.extend(li64(A0, DATA));
@@ -487,7 +487,7 @@ fn tlbwr_uses_random_which_stays_between_wired_and_63() {
         last_write.insert(random, k);
     }
     for (index, k) in last_write {
-        let e = m.cpu.tlb.entry(index as usize);
+        let e = m.cpu.tlb().entry(index as usize);
         assert_eq!(
             e.entryhi,
             0x2000_0000 + k * 0x2000,
@@ -495,7 +495,7 @@ fn tlbwr_uses_random_which_stays_between_wired_and_63() {
         );
     }
     assert_eq!(
-        m.cpu.tlb.entries()[..wired as usize],
+        m.cpu.tlb().entries()[..wired as usize],
         before[..],
         "wired entries survive"
     );
@@ -514,7 +514,7 @@ fn tlb_entry_rewritten_by_a_monitor_through_cpu_tlb_is_not_served_stale() {
     m.program(&code);
     let t = m.run_to_fault();
     assert_eq!(t.exception.code, ExcCode::Sys);
-    m.cpu.tlb.write(
+    m.cpu.tlb_write(
         4,
         mips::TlbEntry::from_registers(0, VA, entrylo(page(1), LO_VDG), LO_G),
     );

@@ -108,7 +108,7 @@ impl<B: Bus> Machine<B> {
     /// Writes Status through the CPU (so that privilege and soft-TLB state
     /// follow).
     pub fn set_status(&mut self, v: u64) {
-        self.cpu.write_cp0(c0::STATUS, 0, v, true, self.cpu.pc);
+        self.cpu.write_cp0(c0::STATUS, 0, v, true);
     }
 
     pub fn status(&self) -> u64 {
@@ -117,12 +117,12 @@ impl<B: Bus> Machine<B> {
 
     /// Writes a CP0 register as DMTC0 would.
     pub fn set_cp0(&mut self, rd: u8, v: u64) {
-        self.cpu.write_cp0(rd, 0, v, true, self.cpu.pc);
+        self.cpu.write_cp0(rd, 0, v, true);
     }
 
     /// Reads a CP0 register as DMFC0 would.
     pub fn cp0(&self, rd: u8) -> u64 {
-        self.cpu.read_cp0(rd, 0, self.cpu.pc)
+        self.cpu.read_cp0(rd, 0)
     }
 
     /// Writes instruction words at the KSEG0/KSEG1 address `va`.
@@ -268,12 +268,10 @@ impl<B: Bus> Machine<B> {
         ExcCode::from_cause(self.cp0(c0::CAUSE))
     }
 
-    /// Writes TLB entry `index` directly (no soft-TLB maintenance: only for
-    /// pages the CPU has not used yet).
+    /// Writes TLB entry `index` through the CPU's public TLB-write API.
     pub fn map(&mut self, index: usize, pagemask: u64, entryhi: u64, lo0: u64, lo1: u64) {
         self.cpu
-            .tlb
-            .write(index, TlbEntry::from_registers(pagemask, entryhi, lo0, lo1));
+            .tlb_write(index, TlbEntry::from_registers(pagemask, entryhi, lo0, lo1));
     }
 
     /// Switches to user (`ksu` = 2) or supervisor (`ksu` = 1) mode with the

@@ -207,13 +207,15 @@ impl Process {
             0,
             "the process runs with ASID 0"
         );
-        let tlb = &mut self.m.cpu.tlb;
+        let tlb = self.m.cpu.tlb();
         let index = tlb.probe(entryhi).unwrap_or_else(|| {
             let i = self.next_tlb;
             self.next_tlb = (i + 1) % tlb.entries().len();
             i
         });
-        tlb.write(index, TlbEntry::from_registers(0, entryhi, lo0, lo1));
+        self.m
+            .cpu
+            .tlb_write(index, TlbEntry::from_registers(0, entryhi, lo0, lo1));
         Ok(())
     }
 

@@ -208,9 +208,9 @@ impl Cpu {
             }
             Divu { rs, rt } => {
                 let (a, b) = (self.gpr(rs) as u32, self.gpr(rt) as u32);
-                if b != 0 {
-                    self.lo = sx32((a / b) as u64);
-                    self.hi = sx32((a % b) as u64);
+                if let (Some(q), Some(r)) = (a.checked_div(b), a.checked_rem(b)) {
+                    self.lo = sx32(q as u64);
+                    self.hi = sx32(r as u64);
                 }
             }
             Dmult { rs, rt } => {
@@ -232,9 +232,9 @@ impl Cpu {
             }
             Ddivu { rs, rt } => {
                 let (a, b) = (self.gpr(rs), self.gpr(rt));
-                if b != 0 {
-                    self.lo = a / b;
-                    self.hi = a % b;
+                if let (Some(q), Some(r)) = (a.checked_div(b), a.checked_rem(b)) {
+                    self.lo = q;
+                    self.hi = r;
                 }
             }
             Madd { rs, rt } => {

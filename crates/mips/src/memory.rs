@@ -45,7 +45,7 @@ pub struct PhysMem {
 impl PhysMem {
     /// Allocates `size` bytes of zeroed RAM.
     pub fn new(size: u64) -> Result<Self, MemError> {
-        if size == 0 || size % PAGE_SIZE != 0 || usize::try_from(size).is_err() {
+        if size == 0 || !size.is_multiple_of(PAGE_SIZE) || usize::try_from(size).is_err() {
             return Err(MemError::BadSize(size));
         }
         let pages = size >> PAGE_SHIFT;

@@ -29,27 +29,8 @@ pub const GP: u8 = 28;
 pub const SP: u8 = 29;
 pub const RA: u8 = 31;
 
-/// CP0 register numbers used by the tests.
-pub mod c0 {
-    pub const INDEX: u8 = 0;
-    pub const RANDOM: u8 = 1;
-    pub const ENTRYLO0: u8 = 2;
-    pub const ENTRYLO1: u8 = 3;
-    pub const CONTEXT: u8 = 4;
-    pub const PAGEMASK: u8 = 5;
-    pub const WIRED: u8 = 6;
-    pub const HWRENA: u8 = 7;
-    pub const BADVADDR: u8 = 8;
-    pub const COUNT: u8 = 9;
-    pub const ENTRYHI: u8 = 10;
-    pub const COMPARE: u8 = 11;
-    pub const STATUS: u8 = 12;
-    pub const CAUSE: u8 = 13;
-    pub const EPC: u8 = 14;
-    pub const PRID: u8 = 15;
-    pub const XCONTEXT: u8 = 20;
-    pub const ERROREPC: u8 = 30;
-}
+/// CP0 register numbers, as the CPU crate defines them.
+pub use mips::cp0::reg as c0;
 
 fn r(rs: u8, rt: u8, rd: u8, sa: u8, funct: u32) -> u32 {
     ((rs as u32 & 31) << 21)

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use crate::decode::decode;
 use crate::instr::Instr;
 use crate::memory::{PhysMem, PAGE_SHIFT, PAGE_SIZE};
-use crate::ops::{lower, Op};
+use crate::ops::{lower_block, Op};
 
 /// Longest block, in instructions.
 pub const MAX_BLOCK: usize = 64;
@@ -28,7 +28,7 @@ pub(crate) struct Block {
     pub pa: u64,
     /// The instructions.
     pub instrs: Box<[Instr]>,
-    /// The same instructions lowered to threaded code.
+    /// The same instructions lowered to threaded code, plus a final sentinel.
     pub ops: Box<[Op]>,
 }
 
@@ -104,7 +104,7 @@ impl CodeCache {
         let page_end = (pa | (PAGE_SIZE - 1)) + 1;
         let ram = mem.ram();
         let mut instrs = Vec::with_capacity(16);
-        let mut ops = Vec::with_capacity(16);
+        let mut words = Vec::with_capacity(16);
         let mut addr = pa;
         // After a branch: its delay slot is the next instruction; the block
         // continues past it only for conditional branches (the fall-through
@@ -115,7 +115,7 @@ impl CodeCache {
             let word = u32::from_le_bytes([ram[a], ram[a + 1], ram[a + 2], ram[a + 3]]);
             let ins = decode(word);
             instrs.push(ins);
-            ops.push(lower(&ins, word));
+            words.push(word);
             addr += 4;
             if let Some(branch) = delay_slot_of.take() {
                 if !branch.is_conditional_branch() || ins.ends_block() || ins.has_delay_slot() {
@@ -131,10 +131,11 @@ impl CodeCache {
         }
         let page = pa >> PAGE_SHIFT;
         mem.mark_code_page(page);
+        let ops = lower_block(&instrs, &words).into_boxed_slice();
         let block = Block {
             pa,
             instrs: instrs.into_boxed_slice(),
-            ops: ops.into_boxed_slice(),
+            ops,
         };
         let id = match self.free.pop() {
             Some(id) => {

@@ -13,7 +13,7 @@ use crate::fpu::Fpu;
 use crate::instr::Instr;
 use crate::memory::PhysMem;
 use crate::mmu::{uses_xtlb_refill, Privilege};
-use crate::ops::Ctx;
+use crate::ops::{Ctx, Exit};
 use crate::softtlb::SoftTlb;
 use crate::tlb::Tlb;
 
@@ -74,9 +74,9 @@ pub struct CpuStats {
     pub mode_cycles: [u64; 3],
 }
 
-/// Control flow after one instruction, inside a block.
+/// Control flow after one instruction executed by the full interpreter
+/// ([`Cpu::step`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
 pub(crate) enum Flow {
     /// Continue with the next instruction.
     Next,
@@ -91,30 +91,6 @@ pub(crate) enum Flow {
     Stop,
     /// `WAIT`: halt after this instruction.
     Halt,
-    /// The instruction raised the exception in [`Cpu::fault`].
-    Fault,
-    /// A branch (to the target) whose delay slot did something other than
-    /// fall through (only seen by the block executor).
-    DelaySlot(SlotFlow, u64),
-}
-
-/// What a delay slot did, when it did not simply fall through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SlotFlow {
-    /// Raised the exception in [`Cpu::fault`].
-    Fault,
-    /// Executed `WAIT`.
-    Halt,
-    /// Anything else (state change, branch in a delay slot).
-    Other,
-}
-
-fn slot_flow_code(f: Flow) -> SlotFlow {
-    match f {
-        Flow::Fault => SlotFlow::Fault,
-        Flow::Halt => SlotFlow::Halt,
-        _ => SlotFlow::Other,
-    }
 }
 
 /// A MIPS64 Release 2 CPU.
@@ -169,8 +145,13 @@ pub struct Cpu {
     /// (at `pc`) has not executed yet: continue at this target after it.
     pub(crate) delay_target: Option<u64>,
     /// Exception raised by the last threaded-code handler that returned
-    /// [`Flow::Fault`].
+    /// `Exit::Fault`, at `fault_pc` (in a delay slot if `fault_in_delay_slot`).
     pub(crate) fault: Exception,
+    pub(crate) fault_pc: u64,
+    pub(crate) fault_in_delay_slot: bool,
+    /// When a threaded-code chain ends normally: the address after the last
+    /// instruction that took a cycle.
+    pub(crate) retired_to: u64,
     /// Exception waiting to be handed to native code.
     pub(crate) pending_trap: Option<Trap>,
     pub(crate) stop_requested: bool,
@@ -225,6 +206,9 @@ impl Cpu {
             halted: false,
             delay_target: None,
             fault: Exception::new(ExcCode::Ri),
+            fault_pc: 0,
+            fault_in_delay_slot: false,
+            retired_to: 0,
             pending_trap: None,
             stop_requested: false,
             privilege: Privilege::Kernel,
@@ -409,7 +393,12 @@ impl Cpu {
                 }
             };
             self.block_pc = pc;
-            self.exec_block::<CAREFUL>(code.block(id), x);
+            let block = code.block(id);
+            if CAREFUL {
+                self.exec_block_careful(block, x);
+            } else {
+                self.exec_block(block, x);
+            }
         }
     }
 
@@ -462,142 +451,122 @@ impl Cpu {
         None
     }
 
-    /// Executes one block starting at `self.pc` (= `self.block_pc`).
-    ///
-    /// A block runs straight through conditional branches that are not taken
-    /// (their delay slot included); it is left at the first taken branch or
-    /// jump, after its delay slot, or when an instruction stops it.
+    /// Executes one block starting at `self.pc` (= `self.block_pc`) as
+    /// threaded code.
     #[inline(always)]
-    fn exec_block<const CAREFUL: bool>(&mut self, block: &Block, x: &mut Ctx<'_>) {
+    fn exec_block(&mut self, block: &Block, x: &mut Ctx<'_>) {
+        let base = self.pc;
         let ops = &block.ops[..];
-        let mut pc = self.pc;
-        let mut i = 0;
-        while let Some(op) = ops.get(i) {
-            let mut flow = if CAREFUL {
-                self.careful_step(block, i, pc, x)
-            } else {
-                (op.f)(self, x, op, pc)
-            };
-            if let Flow::Next = flow {
-                i += 1;
-                pc = pc.wrapping_add(4);
-                continue;
+        let exit = match ops.first() {
+            Some(op) => (op.f)(self, x, ops, 0, op),
+            None => Exit::Goto(base),
+        };
+        match exit {
+            Exit::Goto(target) => {
+                self.cycles += self.retired_to.wrapping_sub(base) >> 2;
+                self.pc = target;
             }
-            // The common branch: run its delay slot here, and either stay in
-            // the block (not taken) or leave it.
-            if let (Flow::Branch(target), Some(slot)) = (flow, ops.get(i + 1)) {
-                let slot_pc = pc.wrapping_add(4);
-                let slot_flow = if CAREFUL {
-                    self.careful_step(block, i + 1, slot_pc, x)
-                } else {
-                    (slot.f)(self, x, slot, slot_pc)
-                };
-                if let Flow::Next = slot_flow {
-                    if target == slot_pc.wrapping_add(4) && i + 2 < ops.len() {
-                        i += 2;
-                        pc = target;
-                        continue;
-                    }
-                    self.pc = target;
-                    self.retire(i + 2);
+            Exit::Fault => {
+                let at = self.fault_pc;
+                let index = (at.wrapping_sub(base) >> 2) as usize;
+                self.cycles += index as u64;
+                let e = self.fault;
+                let in_slot = self.fault_in_delay_slot;
+                self.raise(e, at, in_slot, block.instrs.get(index).copied());
+            }
+            // Only single-step handlers (delay slots) return these.
+            Exit::Next | Exit::Stop => unreachable!("a chain ended without an exit"),
+        }
+    }
+
+    /// Executes one block through the full interpreter, instruction by
+    /// instruction, tracing them and checking that 64-bit operations are
+    /// enabled (the careful executor).
+    #[inline(never)]
+    fn exec_block_careful(&mut self, block: &Block, x: &mut Ctx<'_>) {
+        let base = self.pc;
+        let instrs = &block.instrs[..];
+        let n = instrs.len();
+        let mut i = 0;
+        while i < n {
+            let pc = base.wrapping_add((i as u64) << 2);
+            let ins = &instrs[i];
+            if self.trace_instructions {
+                self.trace(pc, ins);
+            }
+            let flow = match self.step(ins, pc, x.mem, x.bus) {
+                Ok(flow) => flow,
+                Err(e) => {
+                    self.retire(i);
+                    self.raise(e, pc, false, Some(*ins));
                     return;
                 }
-                // The delay slot faulted or changed state.
-                flow = Flow::DelaySlot(slot_flow_code(slot_flow), target);
-            }
-            match self.after_control(flow, block, i, pc) {
-                Some(next) => {
-                    i = next;
-                    pc = self.block_pc.wrapping_add((i as u64) << 2);
-                }
-                None => return,
-            }
-        }
-        self.pc = pc;
-        self.retire(ops.len());
-    }
-
-    /// Executes instruction `i` of `block` with the careful executor's checks.
-    #[inline(never)]
-    fn careful_step(&mut self, block: &Block, i: usize, pc: u64, x: &mut Ctx<'_>) -> Flow {
-        let ins = &block.instrs[i];
-        if self.trace_instructions {
-            self.trace(pc, ins);
-        }
-        if !self.ops64 && ins.is_64bit_op() {
-            self.fault = Exception::new(ExcCode::Ri);
-            return Flow::Fault;
-        }
-        let op = &block.ops[i];
-        (op.f)(self, x, op, pc)
-    }
-
-    /// Handles instruction `i` (at `pc`) of `block` that did not simply fall
-    /// through and is not a branch handled in line: takes faults, stops,
-    /// handles delay slots that did not fall through. Returns the index to
-    /// continue at inside the block, or `None` when the block is finished
-    /// (`self.pc` and the cycle count are then up to date).
-    #[inline(never)]
-    fn after_control(&mut self, flow: Flow, block: &Block, i: usize, pc: u64) -> Option<usize> {
-        let ops = &block.ops[..];
-        match flow {
-            Flow::Next => Some(i + 1),
-            Flow::Branch(target) => {
-                // Only reached when the delay slot is on the next page.
-                self.pc = pc.wrapping_add(4);
-                self.delay_target = Some(target);
-                self.force_check();
-                self.retire(i + 1);
-                None
-            }
-            Flow::DelaySlot(slot_flow, target) => {
-                let slot_pc = pc.wrapping_add(4);
-                match slot_flow {
-                    SlotFlow::Fault => {
-                        self.retire(i + 1);
-                        let e = self.fault;
-                        self.raise(e, slot_pc, true, Some(block.instrs[i + 1]));
-                        None
-                    }
-                    SlotFlow::Halt => {
-                        self.halted = true;
+            };
+            match flow {
+                Flow::Next => i += 1,
+                Flow::Branch(target) => {
+                    let Some(slot) = instrs.get(i + 1) else {
+                        self.pc = pc.wrapping_add(4);
+                        self.delay_target = Some(target);
                         self.force_check();
-                        self.leave_block(target, i + 2)
+                        self.retire(i + 1);
+                        return;
+                    };
+                    let slot_pc = pc.wrapping_add(4);
+                    if self.trace_instructions {
+                        self.trace(slot_pc, slot);
                     }
-                    // A state change in the delay slot (or a branch there,
-                    // which is UNPREDICTABLE): leave the block.
-                    SlotFlow::Other => self.leave_block(target, i + 2),
+                    match self.step(slot, slot_pc, x.mem, x.bus) {
+                        Err(e) => {
+                            self.retire(i + 1);
+                            self.raise(e, slot_pc, true, Some(*slot));
+                            return;
+                        }
+                        Ok(Flow::Next) if target == slot_pc.wrapping_add(4) && i + 2 < n => {
+                            i += 2;
+                            continue;
+                        }
+                        Ok(slot_flow) => {
+                            if slot_flow == Flow::Halt {
+                                self.halted = true;
+                                self.force_check();
+                            }
+                            self.pc = target;
+                            self.retire(i + 2);
+                            return;
+                        }
+                    }
                 }
-            }
-            Flow::SkipDelaySlot => {
-                // The nullified delay slot still takes its cycle.
-                self.nullified += 1;
-                if i + 2 < ops.len() {
-                    Some(i + 2)
-                } else {
-                    self.leave_block(pc.wrapping_add(8), i + 2)
+                Flow::SkipDelaySlot => {
+                    self.nullified += 1;
+                    i += 2;
+                    if i >= n {
+                        self.pc = base.wrapping_add((i as u64) << 2);
+                        self.retire(i);
+                        return;
+                    }
                 }
-            }
-            Flow::Jump(target) => self.leave_block(target, i + 1),
-            Flow::Stop => self.leave_block(pc.wrapping_add(4), i + 1),
-            Flow::Halt => {
-                self.halted = true;
-                self.force_check();
-                self.leave_block(pc.wrapping_add(4), i + 1)
-            }
-            Flow::Fault => {
-                self.retire(i);
-                let e = self.fault;
-                self.raise(e, pc, false, Some(block.instrs[i]));
-                None
+                Flow::Jump(target) => {
+                    self.pc = target;
+                    self.retire(i + 1);
+                    return;
+                }
+                Flow::Stop => {
+                    self.pc = pc.wrapping_add(4);
+                    self.retire(i + 1);
+                    return;
+                }
+                Flow::Halt => {
+                    self.halted = true;
+                    self.force_check();
+                    self.pc = pc.wrapping_add(4);
+                    self.retire(i + 1);
+                    return;
+                }
             }
         }
-    }
-
-    fn leave_block(&mut self, pc: u64, executed: usize) -> Option<usize> {
-        self.pc = pc;
-        self.retire(executed);
-        None
+        self.pc = base.wrapping_add((n as u64) << 2);
+        self.retire(n);
     }
 
     /// Executes the delay slot at `self.pc` of a branch taken at the end of the

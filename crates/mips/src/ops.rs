@@ -2,11 +2,24 @@
 //!
 //! When a block is built, every [`Instr`] is lowered to an [`Op`]: a pointer
 //! to a small handler function plus the instruction's operands in fixed
-//! slots. The run loop calls the handlers one after another. Frequent integer
-//! instructions have their own handler; all others use [`op_generic`], which
-//! executes the block's `Instr` through the full interpreter
-//! ([`Cpu::step`]). Both paths implement the same semantics; the handlers
-//! here are a fast path, not a second definition (tests run both).
+//! slots; a final `op_end` sentinel closes the block.
+//!
+//! Execution is *direct threaded*: a handler does its work and then calls the
+//! next op's handler itself (a sibling call the compiler turns into a jump),
+//! so there is no central dispatch loop and each handler's indirect jump is
+//! predicted on its own. The chain returns to the run loop only when the
+//! block ends ([`Exit::Goto`], with [`Cpu::retired_to`] telling how far it
+//! got) or an instruction faults ([`Exit::Fault`]). Blocks hold at most
+//! [`crate::code::MAX_BLOCK`] instructions, so the call depth is bounded even
+//! where the compiler does not turn the calls into jumps.
+//!
+//! Branches execute their delay slot themselves. The instruction in a delay
+//! slot is lowered to a *single-step* handler that returns instead of
+//! continuing. A not-taken branch continues in the block.
+//!
+//! Frequent instructions have their own handlers; all others run through the
+//! full interpreter ([`Cpu::step`]) from a generic handler that decodes the
+//! instruction word it carries. Both implement the same semantics.
 
 use crate::access::{read_le, write_le};
 use crate::bus::Bus;
@@ -24,8 +37,23 @@ pub(crate) struct Ctx<'a> {
     pub bus: &'a mut dyn Bus,
 }
 
-/// Executes one lowered instruction at `pc`.
-pub(crate) type Handler = fn(&mut Cpu, &mut Ctx<'_>, &Op, u64) -> Flow;
+/// How a chain of handlers ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// (Single-step handlers only) the instruction fell through.
+    Next,
+    /// (Single-step handlers only) the instruction changed machine state:
+    /// the block must end after it.
+    Stop,
+    /// The block is finished; continue at this address. [`Cpu::retired_to`]
+    /// is the address after the last instruction that took a cycle.
+    Goto(u64),
+    /// An instruction raised [`Cpu::fault`] at [`Cpu::fault_pc`].
+    Fault,
+}
+
+/// Executes op `i` (which is `op`) of block `ops`.
+pub(crate) type Handler = fn(&mut Cpu, &mut Ctx<'_>, &[Op], usize, &Op) -> Exit;
 
 /// A lowered instruction: handler and operands. Register slots hold GPR
 /// numbers; their meaning depends on the handler (see [`lower`]).
@@ -38,10 +66,10 @@ pub(crate) struct Op {
     pub s: u8,
     /// Second source register (rt).
     pub t: u8,
-    /// Shift amount, bit position, or field size.
+    /// Shift amount or bit position.
     pub x: u8,
-    /// Immediate: sign-extended offset, zero-extended constant, jump target
-    /// or field size, as the handler defines.
+    /// Immediate: sign-extended offset, constant, jump target, field size,
+    /// or the instruction word (generic handlers).
     pub imm: u32,
 }
 
@@ -60,6 +88,7 @@ fn r(cpu: &Cpu, n: u8) -> u64 {
     cpu.gpr[(n & 31) as usize]
 }
 
+/// Writes register `n` (`$zero` stays zero).
 #[inline(always)]
 fn w(cpu: &mut Cpu, n: u8, v: u64) {
     cpu.gpr[(n & 31) as usize] = v;
@@ -71,118 +100,167 @@ fn simm(op: &Op) -> u64 {
     op.imm as i32 as i64 as u64
 }
 
-#[cold]
-fn fault(cpu: &mut Cpu, e: Exception) -> Flow {
-    cpu.fault = e;
-    Flow::Fault
+/// Address of op `i` of the executing block.
+#[inline(always)]
+fn pc_of(cpu: &Cpu, i: usize) -> u64 {
+    cpu.block_pc.wrapping_add((i as u64) << 2)
 }
 
-fn op_nop(_: &mut Cpu, _: &mut Ctx<'_>, _: &Op, _: u64) -> Flow {
-    Flow::Next
-}
-
-/// Runs an instruction without its own handler through the full
-/// interpreter; its word is in `imm` (decoding is cheap next to what these
-/// rarer instructions do).
-fn op_generic(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
-    let ins = decode(op.imm);
-    match cpu.step(&ins, pc, x.mem, x.bus) {
-        Ok(f) => f,
-        Err(e) => fault(cpu, e),
+/// Continues the chain with op `j`.
+#[inline(always)]
+fn go(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], j: usize) -> Exit {
+    match ops.get(j) {
+        Some(op) => (op.f)(cpu, x, ops, j, op),
+        None => end_at(cpu, j),
     }
 }
 
-/// Defines handlers computing `d = f(s, t)` from two registers.
+/// Ends the block before op `j`: continue at its address.
+fn end_at(cpu: &mut Cpu, j: usize) -> Exit {
+    let pc = pc_of(cpu, j);
+    cpu.retired_to = pc;
+    Exit::Goto(pc)
+}
+
+/// Ends the block after op `i` (which took its cycle), continuing at `target`.
+#[inline(always)]
+fn leave(cpu: &mut Cpu, i: usize, target: u64) -> Exit {
+    cpu.retired_to = pc_of(cpu, i + 1);
+    Exit::Goto(target)
+}
+
+/// Records exception `e` raised by op `i`.
+#[cold]
+#[inline(never)]
+fn fault(cpu: &mut Cpu, e: Exception, i: usize) -> Exit {
+    cpu.fault = e;
+    cpu.fault_pc = pc_of(cpu, i);
+    cpu.fault_in_delay_slot = false;
+    Exit::Fault
+}
+
+/// The sentinel closing every block.
+fn op_end(cpu: &mut Cpu, _: &mut Ctx<'_>, _: &[Op], i: usize, _: &Op) -> Exit {
+    end_at(cpu, i)
+}
+
+/// Defines, for each semantic function `sem(cpu, x, op, i) -> bool` (false:
+/// a fault was recorded), a chaining handler and a single-step handler.
+macro_rules! handlers {
+    ($($chain:ident / $single:ident = $sem:ident;)*) => {$(
+        fn $chain(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+            if $sem(cpu, x, op, i) {
+                go(cpu, x, ops, i + 1)
+            } else {
+                Exit::Fault
+            }
+        }
+        fn $single(cpu: &mut Cpu, x: &mut Ctx<'_>, _: &[Op], i: usize, op: &Op) -> Exit {
+            if $sem(cpu, x, op, i) {
+                Exit::Next
+            } else {
+                Exit::Fault
+            }
+        }
+    )*};
+}
+
+/// Defines semantic functions computing `d = f(s, t)` from two registers.
 macro_rules! reg3 {
     ($($name:ident = |$a:ident, $b:ident| $e:expr;)*) => {$(
-        fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
+        #[inline(always)]
+        fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
             let ($a, $b) = (r(cpu, op.s), r(cpu, op.t));
             w(cpu, op.d, $e);
-            Flow::Next
+            true
         }
     )*};
 }
 
 reg3! {
-    op_addu = |a, b| sx32(a.wrapping_add(b));
-    op_subu = |a, b| sx32(a.wrapping_sub(b));
-    op_daddu = |a, b| a.wrapping_add(b);
-    op_dsubu = |a, b| a.wrapping_sub(b);
-    op_and = |a, b| a & b;
-    op_or = |a, b| a | b;
-    op_xor = |a, b| a ^ b;
-    op_nor = |a, b| !(a | b);
-    op_slt = |a, b| ((a as i64) < (b as i64)) as u64;
-    op_sltu = |a, b| (a < b) as u64;
-    op_mul = |a, b| (a as i32).wrapping_mul(b as i32) as i64 as u64;
+    sem_addu = |a, b| sx32(a.wrapping_add(b));
+    sem_subu = |a, b| sx32(a.wrapping_sub(b));
+    sem_daddu = |a, b| a.wrapping_add(b);
+    sem_dsubu = |a, b| a.wrapping_sub(b);
+    sem_and = |a, b| a & b;
+    sem_or = |a, b| a | b;
+    sem_xor = |a, b| a ^ b;
+    sem_nor = |a, b| !(a | b);
+    sem_slt = |a, b| ((a as i64) < (b as i64)) as u64;
+    sem_sltu = |a, b| (a < b) as u64;
+    sem_mul = |a, b| (a as i32).wrapping_mul(b as i32) as i64 as u64;
     // Variable shifts: s = rs (amount), t = rt (value).
-    op_sllv = |a, b| sx32(((b as u32) << (a & 31)) as u64);
-    op_srlv = |a, b| sx32(((b as u32) >> (a & 31)) as u64);
-    op_srav = |a, b| ((b as i32) >> (a & 31)) as i64 as u64;
-    op_dsllv = |a, b| b << (a & 63);
-    op_dsrlv = |a, b| b >> (a & 63);
-    op_dsrav = |a, b| ((b as i64) >> (a & 63)) as u64;
+    sem_sllv = |a, b| sx32(((b as u32) << (a & 31)) as u64);
+    sem_srlv = |a, b| sx32(((b as u32) >> (a & 31)) as u64);
+    sem_srav = |a, b| ((b as i32) >> (a & 31)) as i64 as u64;
+    sem_dsllv = |a, b| b << (a & 63);
+    sem_dsrlv = |a, b| b >> (a & 63);
+    sem_dsrav = |a, b| ((b as i64) >> (a & 63)) as u64;
 }
 
-/// Defines handlers computing `d = f(t, x)` from a register and a shift amount.
+#[inline(always)]
+fn sem_movz(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
+    if r(cpu, op.t) == 0 {
+        w(cpu, op.d, r(cpu, op.s));
+    }
+    true
+}
+
+#[inline(always)]
+fn sem_movn(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
+    if r(cpu, op.t) != 0 {
+        w(cpu, op.d, r(cpu, op.s));
+    }
+    true
+}
+
+/// Defines semantic functions computing `d = f(t, x)`: shifts by a constant.
 macro_rules! shift {
     ($($name:ident = |$v:ident, $n:ident| $e:expr;)*) => {$(
-        fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
+        #[inline(always)]
+        fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
             let ($v, $n) = (r(cpu, op.t), op.x as u32);
             w(cpu, op.d, $e);
-            Flow::Next
+            true
         }
     )*};
 }
 
 shift! {
-    op_sll = |v, n| sx32(((v as u32) << n) as u64);
-    op_srl = |v, n| sx32(((v as u32) >> n) as u64);
-    op_sra = |v, n| ((v as i32) >> n) as i64 as u64;
-    op_dsll = |v, n| v << n;
-    op_dsrl = |v, n| v >> n;
-    op_dsra = |v, n| ((v as i64) >> n) as u64;
-    op_dsll32 = |v, n| v << (n + 32);
-    op_dsrl32 = |v, n| v >> (n + 32);
-    op_dsra32 = |v, n| ((v as i64) >> (n + 32)) as u64;
-    op_seb = |v, _n| v as i8 as i64 as u64;
-    op_seh = |v, _n| v as i16 as i64 as u64;
+    sem_sll = |v, n| sx32(((v as u32) << n) as u64);
+    sem_srl = |v, n| sx32(((v as u32) >> n) as u64);
+    sem_sra = |v, n| ((v as i32) >> n) as i64 as u64;
+    sem_dsll = |v, n| v << n;
+    sem_dsrl = |v, n| v >> n;
+    sem_dsra = |v, n| ((v as i64) >> n) as u64;
+    sem_dsll32 = |v, n| v << (n + 32);
+    sem_dsrl32 = |v, n| v >> (n + 32);
+    sem_dsra32 = |v, n| ((v as i64) >> (n + 32)) as u64;
+    sem_seb = |v, _n| v as i8 as i64 as u64;
+    sem_seh = |v, _n| v as i16 as i64 as u64;
 }
 
-/// Defines handlers computing `d = f(s, imm)`.
+/// Defines semantic functions computing `d = f(s, imm)`.
 macro_rules! regimm {
     ($($name:ident = |$a:ident, $i:ident| $e:expr;)*) => {$(
-        fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
+        #[inline(always)]
+        fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
             let ($a, $i) = (r(cpu, op.s), op.imm);
             w(cpu, op.d, $e);
-            Flow::Next
+            true
         }
     )*};
 }
 
 regimm! {
-    op_addiu = |a, i| sx32(a.wrapping_add(i as i32 as i64 as u64));
-    op_daddiu = |a, i| a.wrapping_add(i as i32 as i64 as u64);
-    op_slti = |a, i| ((a as i64) < (i as i32 as i64)) as u64;
-    op_sltiu = |a, i| (a < i as i32 as i64 as u64) as u64;
-    op_andi = |a, i| a & i as u64;
-    op_ori = |a, i| a | i as u64;
-    op_xori = |a, i| a ^ i as u64;
-    op_lui = |_a, i| i as i32 as i64 as u64;
-}
-
-fn op_movz(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    if r(cpu, op.t) == 0 {
-        w(cpu, op.d, r(cpu, op.s));
-    }
-    Flow::Next
-}
-
-fn op_movn(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    if r(cpu, op.t) != 0 {
-        w(cpu, op.d, r(cpu, op.s));
-    }
-    Flow::Next
+    sem_addiu = |a, i| sx32(a.wrapping_add(i as i32 as i64 as u64));
+    sem_daddiu = |a, i| a.wrapping_add(i as i32 as i64 as u64);
+    sem_slti = |a, i| ((a as i64) < (i as i32 as i64)) as u64;
+    sem_sltiu = |a, i| (a < i as i32 as i64 as u64) as u64;
+    sem_andi = |a, i| a & i as u64;
+    sem_ori = |a, i| a | i as u64;
+    sem_xori = |a, i| a ^ i as u64;
+    sem_lui = |_a, i| i as i32 as i64 as u64;
 }
 
 #[inline(always)]
@@ -194,301 +272,650 @@ fn field_mask(size: u32) -> u64 {
     }
 }
 
-fn op_ext(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    let v = (r(cpu, op.s) >> op.x) & field_mask(op.imm);
-    w(cpu, op.d, sx32(v));
-    Flow::Next
+/// Defines bit-field semantic functions; `x` is the position, `imm` the size.
+macro_rules! field {
+    ($($name:ident = |$old:ident, $src:ident, $pos:ident, $m:ident| $e:expr;)*) => {$(
+        #[inline(always)]
+        fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
+            let ($old, $src, $pos, $m) = (r(cpu, op.d), r(cpu, op.s), op.x as u32, field_mask(op.imm));
+            w(cpu, op.d, $e);
+            true
+        }
+    )*};
 }
 
-fn op_dext(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    let v = (r(cpu, op.s) >> op.x) & field_mask(op.imm);
-    w(cpu, op.d, v);
-    Flow::Next
-}
-
-fn op_ins(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    let m = field_mask(op.imm) << op.x;
-    let v = (r(cpu, op.d) & !m) | ((r(cpu, op.s) << op.x) & m);
-    w(cpu, op.d, sx32(v));
-    Flow::Next
-}
-
-fn op_dins(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    let m = field_mask(op.imm) << op.x;
-    let v = (r(cpu, op.d) & !m) | ((r(cpu, op.s) << op.x) & m);
-    w(cpu, op.d, v);
-    Flow::Next
-}
-
-fn op_mfhi(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    w(cpu, op.d, cpu.hi);
-    Flow::Next
-}
-
-fn op_mflo(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    w(cpu, op.d, cpu.lo);
-    Flow::Next
-}
-
-fn op_multu(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    let p = (r(cpu, op.s) as u32 as u64) * (r(cpu, op.t) as u32 as u64);
-    cpu.lo = sx32(p);
-    cpu.hi = sx32(p >> 32);
-    Flow::Next
-}
-
-fn op_mult(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    let p = (r(cpu, op.s) as i32 as i64) * (r(cpu, op.t) as i32 as i64);
-    cpu.lo = sx32(p as u64);
-    cpu.hi = sx32((p >> 32) as u64);
-    Flow::Next
-}
-
-fn op_dmultu(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    let p = (r(cpu, op.s) as u128) * (r(cpu, op.t) as u128);
-    cpu.lo = p as u64;
-    cpu.hi = (p >> 64) as u64;
-    Flow::Next
+field! {
+    sem_ext = |_old, src, pos, m| sx32((src >> pos) & m);
+    sem_dext = |_old, src, pos, m| (src >> pos) & m;
+    sem_ins = |old, src, pos, m| sx32((old & !(m << pos)) | ((src << pos) & (m << pos)));
+    sem_dins = |old, src, pos, m| (old & !(m << pos)) | ((src << pos) & (m << pos));
 }
 
 #[inline(always)]
-fn target(pc: u64, op: &Op) -> u64 {
-    pc.wrapping_add(4).wrapping_add(simm(op) << 2)
+fn sem_nop(_: &mut Cpu, _: &mut Ctx<'_>, _: &Op, _: usize) -> bool {
+    true
 }
 
-/// Defines conditional branches on `f(rs, rt)`; `likely` ones nullify the
-/// delay slot when not taken.
-macro_rules! branch {
-    ($($name:ident = |$a:ident, $b:ident| $c:expr, $likely:expr;)*) => {$(
-        fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
-            let ($a, $b) = (r(cpu, op.s), r(cpu, op.t));
-            if $c {
-                Flow::Branch(target(pc, op))
-            } else if $likely {
-                Flow::SkipDelaySlot
+#[inline(always)]
+fn sem_mfhi(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
+    w(cpu, op.d, cpu.hi);
+    true
+}
+
+#[inline(always)]
+fn sem_mflo(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
+    w(cpu, op.d, cpu.lo);
+    true
+}
+
+#[inline(always)]
+fn sem_mult(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
+    let p = (r(cpu, op.s) as i32 as i64) * (r(cpu, op.t) as i32 as i64);
+    cpu.lo = sx32(p as u64);
+    cpu.hi = sx32((p >> 32) as u64);
+    true
+}
+
+#[inline(always)]
+fn sem_multu(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
+    let p = (r(cpu, op.s) as u32 as u64) * (r(cpu, op.t) as u32 as u64);
+    cpu.lo = sx32(p);
+    cpu.hi = sx32(p >> 32);
+    true
+}
+
+#[inline(always)]
+fn sem_dmultu(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
+    let p = (r(cpu, op.s) as u128) * (r(cpu, op.t) as u128);
+    cpu.lo = p as u64;
+    cpu.hi = (p >> 64) as u64;
+    true
+}
+
+/// Slow path of a load: translate, fill the soft TLB or reach a device, then
+/// extend and write the destination. Returns false after recording a fault.
+#[inline(always)]
+fn load_slow_path(
+    cpu: &mut Cpu,
+    x: &mut Ctx<'_>,
+    op: &Op,
+    i: usize,
+    size: u64,
+    ext: fn(u64) -> u64,
+) -> bool {
+    let va = r(cpu, op.s).wrapping_add(simm(op));
+    cpu.cur_pc = pc_of(cpu, i);
+    match cpu.load_slow(x.mem, x.bus, va, size) {
+        Ok(v) => {
+            w(cpu, op.d, ext(v));
+            true
+        }
+        Err(e) => {
+            fault(cpu, e, i);
+            false
+        }
+    }
+}
+
+/// Slow path of a store. Returns false after recording a fault.
+#[inline(always)]
+fn store_slow_path(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, i: usize, size: u64) -> bool {
+    let va = r(cpu, op.s).wrapping_add(simm(op));
+    let v = r(cpu, op.t);
+    cpu.cur_pc = pc_of(cpu, i);
+    match cpu.store_slow(x.mem, x.bus, va, size, v) {
+        Ok(()) => true,
+        Err(e) => {
+            fault(cpu, e, i);
+            false
+        }
+    }
+}
+
+/// Defines a memory-access handler pair from a fast path (`$fast`: returns
+/// false on a soft-TLB miss) and a slow path. The slow path is a separate,
+/// cold function reached by a tail call, so the fast path needs no stack
+/// frame and its own continuation stays a jump.
+macro_rules! mem_handlers {
+    ($($chain:ident / $single:ident, $miss:ident / $miss1:ident: $fast:expr, $slow:expr;)*) => {$(
+        fn $chain(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+            let fast: fn(&mut Cpu, &mut Ctx<'_>, &Op) -> bool = $fast;
+            if fast(cpu, x, op) {
+                go(cpu, x, ops, i + 1)
             } else {
-                Flow::Branch(pc.wrapping_add(8))
+                $miss(cpu, x, ops, i, op)
             }
+        }
+        #[cold]
+        #[inline(never)]
+        fn $miss(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+            let slow: fn(&mut Cpu, &mut Ctx<'_>, &Op, usize) -> bool = $slow;
+            if slow(cpu, x, op, i) {
+                go(cpu, x, ops, i + 1)
+            } else {
+                Exit::Fault
+            }
+        }
+        fn $single(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+            let fast: fn(&mut Cpu, &mut Ctx<'_>, &Op) -> bool = $fast;
+            if fast(cpu, x, op) {
+                Exit::Next
+            } else {
+                $miss1(cpu, x, ops, i, op)
+            }
+        }
+        #[cold]
+        #[inline(never)]
+        fn $miss1(cpu: &mut Cpu, x: &mut Ctx<'_>, _: &[Op], i: usize, op: &Op) -> Exit {
+            let slow: fn(&mut Cpu, &mut Ctx<'_>, &Op, usize) -> bool = $slow;
+            if slow(cpu, x, op, i) {
+                Exit::Next
+            } else {
+                Exit::Fault
+            }
+        }
+    )*};
+}
+
+/// The soft-TLB fast path of a load of `N` bytes, extended by `ext`.
+#[inline(always)]
+fn load_fast<const N: usize>(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, ext: fn(u64) -> u64) -> bool {
+    let va = r(cpu, op.s).wrapping_add(simm(op));
+    let e = cpu.stlb.get(slot(cpu.privilege as usize, va));
+    if e.read != va & (PAGE_MASK | (N as u64 - 1)) {
+        return false;
+    }
+    let v = read_le::<N>(x.mem.ram(), va.wrapping_add(e.addend) as usize);
+    w(cpu, op.d, ext(v));
+    true
+}
+
+/// The soft-TLB fast path of a store of `N` bytes.
+#[inline(always)]
+fn store_fast<const N: usize>(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op) -> bool {
+    let va = r(cpu, op.s).wrapping_add(simm(op));
+    let e = cpu.stlb.get(slot(cpu.privilege as usize, va));
+    if e.write != va & (PAGE_MASK | (N as u64 - 1)) {
+        return false;
+    }
+    write_le::<N>(
+        x.mem.ram_mut(),
+        va.wrapping_add(e.addend) as usize,
+        r(cpu, op.t),
+    );
+    true
+}
+
+fn ext_b(v: u64) -> u64 {
+    v as i8 as i64 as u64
+}
+fn ext_h(v: u64) -> u64 {
+    v as i16 as i64 as u64
+}
+fn ext_none(v: u64) -> u64 {
+    v
+}
+
+mem_handlers! {
+    op_lb / op_lb_1, lb_miss / lb_miss_1:
+        |c, x, o| load_fast::<1>(c, x, o, ext_b), |c, x, o, i| load_slow_path(c, x, o, i, 1, ext_b);
+    op_lbu / op_lbu_1, lbu_miss / lbu_miss_1:
+        |c, x, o| load_fast::<1>(c, x, o, ext_none), |c, x, o, i| load_slow_path(c, x, o, i, 1, ext_none);
+    op_lh / op_lh_1, lh_miss / lh_miss_1:
+        |c, x, o| load_fast::<2>(c, x, o, ext_h), |c, x, o, i| load_slow_path(c, x, o, i, 2, ext_h);
+    op_lhu / op_lhu_1, lhu_miss / lhu_miss_1:
+        |c, x, o| load_fast::<2>(c, x, o, ext_none), |c, x, o, i| load_slow_path(c, x, o, i, 2, ext_none);
+    op_lw / op_lw_1, lw_miss / lw_miss_1:
+        |c, x, o| load_fast::<4>(c, x, o, sx32), |c, x, o, i| load_slow_path(c, x, o, i, 4, sx32);
+    op_lwu / op_lwu_1, lwu_miss / lwu_miss_1:
+        |c, x, o| load_fast::<4>(c, x, o, ext_none), |c, x, o, i| load_slow_path(c, x, o, i, 4, ext_none);
+    op_ld / op_ld_1, ld_miss / ld_miss_1:
+        |c, x, o| load_fast::<8>(c, x, o, ext_none), |c, x, o, i| load_slow_path(c, x, o, i, 8, ext_none);
+    op_sb / op_sb_1, sb_miss / sb_miss_1:
+        |c, x, o| store_fast::<1>(c, x, o), |c, x, o, i| store_slow_path(c, x, o, i, 1);
+    op_sh / op_sh_1, sh_miss / sh_miss_1:
+        |c, x, o| store_fast::<2>(c, x, o), |c, x, o, i| store_slow_path(c, x, o, i, 2);
+    op_sw / op_sw_1, sw_miss / sw_miss_1:
+        |c, x, o| store_fast::<4>(c, x, o), |c, x, o, i| store_slow_path(c, x, o, i, 4);
+    op_sd / op_sd_1, sd_miss / sd_miss_1:
+        |c, x, o| store_fast::<8>(c, x, o), |c, x, o, i| store_slow_path(c, x, o, i, 8);
+}
+
+handlers! {
+    op_nop / op_nop_1 = sem_nop;
+    op_addu / op_addu_1 = sem_addu;
+    op_subu / op_subu_1 = sem_subu;
+    op_daddu / op_daddu_1 = sem_daddu;
+    op_dsubu / op_dsubu_1 = sem_dsubu;
+    op_and / op_and_1 = sem_and;
+    op_or / op_or_1 = sem_or;
+    op_xor / op_xor_1 = sem_xor;
+    op_nor / op_nor_1 = sem_nor;
+    op_slt / op_slt_1 = sem_slt;
+    op_sltu / op_sltu_1 = sem_sltu;
+    op_mul / op_mul_1 = sem_mul;
+    op_sllv / op_sllv_1 = sem_sllv;
+    op_srlv / op_srlv_1 = sem_srlv;
+    op_srav / op_srav_1 = sem_srav;
+    op_dsllv / op_dsllv_1 = sem_dsllv;
+    op_dsrlv / op_dsrlv_1 = sem_dsrlv;
+    op_dsrav / op_dsrav_1 = sem_dsrav;
+    op_movz / op_movz_1 = sem_movz;
+    op_movn / op_movn_1 = sem_movn;
+    op_sll / op_sll_1 = sem_sll;
+    op_srl / op_srl_1 = sem_srl;
+    op_sra / op_sra_1 = sem_sra;
+    op_dsll / op_dsll_1 = sem_dsll;
+    op_dsrl / op_dsrl_1 = sem_dsrl;
+    op_dsra / op_dsra_1 = sem_dsra;
+    op_dsll32 / op_dsll32_1 = sem_dsll32;
+    op_dsrl32 / op_dsrl32_1 = sem_dsrl32;
+    op_dsra32 / op_dsra32_1 = sem_dsra32;
+    op_seb / op_seb_1 = sem_seb;
+    op_seh / op_seh_1 = sem_seh;
+    op_addiu / op_addiu_1 = sem_addiu;
+    op_daddiu / op_daddiu_1 = sem_daddiu;
+    op_slti / op_slti_1 = sem_slti;
+    op_sltiu / op_sltiu_1 = sem_sltiu;
+    op_andi / op_andi_1 = sem_andi;
+    op_ori / op_ori_1 = sem_ori;
+    op_xori / op_xori_1 = sem_xori;
+    op_lui / op_lui_1 = sem_lui;
+    op_ext / op_ext_1 = sem_ext;
+    op_dext / op_dext_1 = sem_dext;
+    op_ins / op_ins_1 = sem_ins;
+    op_dins / op_dins_1 = sem_dins;
+    op_mfhi / op_mfhi_1 = sem_mfhi;
+    op_mflo / op_mflo_1 = sem_mflo;
+    op_mult / op_mult_1 = sem_mult;
+    op_multu / op_multu_1 = sem_multu;
+    op_dmultu / op_dmultu_1 = sem_dmultu;
+}
+
+/// Runs the instruction whose word `op.imm` carries through the full
+/// interpreter. `Exit::Next` when it fell through; otherwise the block ends
+/// after it (`Exit::Goto`) or it faulted.
+#[inline(always)]
+fn generic_step(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, i: usize) -> Exit {
+    let pc = pc_of(cpu, i);
+    let ins = decode(op.imm);
+    match cpu.step(&ins, pc, x.mem, x.bus) {
+        Ok(Flow::Next) => Exit::Next,
+        Ok(Flow::Jump(target)) => leave(cpu, i, target),
+        Ok(Flow::Halt) => {
+            cpu.halted = true;
+            cpu.force_check();
+            leave(cpu, i, pc.wrapping_add(4))
+        }
+        // Stop; branches never reach here (they have their own handlers).
+        Ok(_) => leave(cpu, i, pc.wrapping_add(4)),
+        Err(e) => fault(cpu, e, i),
+    }
+}
+
+/// Instructions without their own handler.
+fn op_generic(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+    match generic_step(cpu, x, op, i) {
+        Exit::Next => go(cpu, x, ops, i + 1),
+        other => other,
+    }
+}
+
+/// Instructions without their own handler, in a delay slot.
+fn op_generic_1(cpu: &mut Cpu, x: &mut Ctx<'_>, _: &[Op], i: usize, op: &Op) -> Exit {
+    match generic_step(cpu, x, op, i) {
+        Exit::Goto(_) => Exit::Stop,
+        other => other,
+    }
+}
+
+/// A branch or jump at op `i` decided (`taken`, `target`): runs its delay
+/// slot (op `i + 1`), then leaves the block for `target` or, not taken,
+/// continues with op `i + 2`.
+#[inline(always)]
+fn branch_to(
+    cpu: &mut Cpu,
+    x: &mut Ctx<'_>,
+    ops: &[Op],
+    i: usize,
+    taken: bool,
+    target: u64,
+) -> Exit {
+    if let Some(slot) = ops.get(i + 1) {
+        match (slot.f)(cpu, x, ops, i + 1, slot) {
+            Exit::Next => {}
+            Exit::Fault => {
+                cpu.fault_in_delay_slot = true;
+                return Exit::Fault;
+            }
+            // The delay slot changed machine state: leave after it.
+            _ => {
+                let fallthrough = pc_of(cpu, i + 2);
+                return leave(cpu, i + 1, if taken { target } else { fallthrough });
+            }
+        }
+    }
+    if taken {
+        leave(cpu, i + 1, target)
+    } else {
+        go(cpu, x, ops, i + 2)
+    }
+}
+
+/// A branch-likely: not taken, the delay slot is nullified (it still takes
+/// its cycle).
+#[inline(always)]
+fn branch_likely_to(
+    cpu: &mut Cpu,
+    x: &mut Ctx<'_>,
+    ops: &[Op],
+    i: usize,
+    taken: bool,
+    target: u64,
+) -> Exit {
+    if taken {
+        branch_to(cpu, x, ops, i, true, target)
+    } else {
+        cpu.nullified += 1;
+        go(cpu, x, ops, i + 2)
+    }
+}
+
+#[inline(always)]
+fn branch_target(cpu: &Cpu, i: usize, op: &Op) -> u64 {
+    pc_of(cpu, i).wrapping_add(4).wrapping_add(simm(op) << 2)
+}
+
+/// Defines conditional branches on `f(rs, rt)`.
+macro_rules! branch {
+    ($($name:ident = |$a:ident, $b:ident| $c:expr, $tail:ident;)*) => {$(
+        fn $name(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+            let ($a, $b) = (r(cpu, op.s), r(cpu, op.t));
+            let target = branch_target(cpu, i, op);
+            $tail(cpu, x, ops, i, $c, target)
         }
     )*};
 }
 
 branch! {
-    op_beq = |a, b| a == b, false;
-    op_bne = |a, b| a != b, false;
-    op_blez = |a, _b| (a as i64) <= 0, false;
-    op_bgtz = |a, _b| (a as i64) > 0, false;
-    op_bltz = |a, _b| (a as i64) < 0, false;
-    op_bgez = |a, _b| (a as i64) >= 0, false;
-    op_beql = |a, b| a == b, true;
-    op_bnel = |a, b| a != b, true;
-    op_blezl = |a, _b| (a as i64) <= 0, true;
-    op_bgtzl = |a, _b| (a as i64) > 0, true;
-    op_bltzl = |a, _b| (a as i64) < 0, true;
-    op_bgezl = |a, _b| (a as i64) >= 0, true;
+    op_beq = |a, b| a == b, branch_to;
+    op_bne = |a, b| a != b, branch_to;
+    op_blez = |a, _b| (a as i64) <= 0, branch_to;
+    op_bgtz = |a, _b| (a as i64) > 0, branch_to;
+    op_bltz = |a, _b| (a as i64) < 0, branch_to;
+    op_bgez = |a, _b| (a as i64) >= 0, branch_to;
+    op_beql = |a, b| a == b, branch_likely_to;
+    op_bnel = |a, b| a != b, branch_likely_to;
+    op_blezl = |a, _b| (a as i64) <= 0, branch_likely_to;
+    op_bgtzl = |a, _b| (a as i64) > 0, branch_likely_to;
+    op_bltzl = |a, _b| (a as i64) < 0, branch_likely_to;
+    op_bgezl = |a, _b| (a as i64) >= 0, branch_likely_to;
 }
 
-fn op_bal(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
-    w(cpu, 31, pc.wrapping_add(8));
-    Flow::Branch(target(pc, op))
+fn op_bal(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+    w(cpu, 31, pc_of(cpu, i + 2));
+    let target = branch_target(cpu, i, op);
+    branch_to(cpu, x, ops, i, true, target)
 }
 
-fn op_j(_: &mut Cpu, _: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
-    Flow::Branch((pc.wrapping_add(4) & !0x0fff_ffff) | ((op.imm as u64) << 2))
+#[inline(always)]
+fn jump_target(cpu: &Cpu, i: usize, op: &Op) -> u64 {
+    (pc_of(cpu, i + 1) & !0x0fff_ffff) | ((op.imm as u64) << 2)
 }
 
-fn op_jal(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
-    w(cpu, 31, pc.wrapping_add(8));
-    Flow::Branch((pc.wrapping_add(4) & !0x0fff_ffff) | ((op.imm as u64) << 2))
+fn op_j(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+    let target = jump_target(cpu, i, op);
+    branch_to(cpu, x, ops, i, true, target)
 }
 
-fn op_jr(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: u64) -> Flow {
-    Flow::Branch(r(cpu, op.s))
+fn op_jal(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+    w(cpu, 31, pc_of(cpu, i + 2));
+    let target = jump_target(cpu, i, op);
+    branch_to(cpu, x, ops, i, true, target)
 }
 
-fn op_jalr(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
-    let t = r(cpu, op.s);
-    w(cpu, op.d, pc.wrapping_add(8));
-    Flow::Branch(t)
+fn op_jr(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+    let target = r(cpu, op.s);
+    branch_to(cpu, x, ops, i, true, target)
 }
 
-/// Slow path of a load handler: translate, fill the soft TLB or reach a
-/// device, then extend and write the destination. Out of line so the fast
-/// path needs no stack frame.
-#[cold]
-#[inline(never)]
-fn load_miss(
-    cpu: &mut Cpu,
-    x: &mut Ctx<'_>,
-    op: &Op,
-    pc: u64,
-    va: u64,
-    size: u64,
-    ext: fn(u64) -> u64,
-) -> Flow {
-    cpu.cur_pc = pc;
-    match cpu.load_slow(x.mem, x.bus, va, size) {
-        Ok(v) => {
-            w(cpu, op.d, ext(v));
-            Flow::Next
-        }
-        Err(e) => fault(cpu, e),
+fn op_jalr(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+    let target = r(cpu, op.s);
+    w(cpu, op.d, pc_of(cpu, i + 2));
+    branch_to(cpu, x, ops, i, true, target)
+}
+
+/// Branches without their own handler (link-and-branch on a condition, FP
+/// condition branches): the full interpreter decides, then the delay slot
+/// runs as for any branch.
+fn op_branch_generic(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+    let pc = pc_of(cpu, i);
+    match cpu.step(&decode(op.imm), pc, x.mem, x.bus) {
+        Ok(Flow::Branch(target)) => branch_to(cpu, x, ops, i, target != pc.wrapping_add(8), target),
+        Ok(Flow::SkipDelaySlot) => branch_likely_to(cpu, x, ops, i, false, 0),
+        Ok(_) => leave(cpu, i, pc.wrapping_add(4)),
+        Err(e) => fault(cpu, e, i),
     }
 }
 
-/// Slow path of a store handler.
-#[cold]
-#[inline(never)]
-fn store_miss(cpu: &mut Cpu, x: &mut Ctx<'_>, pc: u64, va: u64, size: u64, v: u64) -> Flow {
-    cpu.cur_pc = pc;
-    match cpu.store_slow(x.mem, x.bus, va, size, v) {
-        Ok(()) => Flow::Next,
-        Err(e) => fault(cpu, e),
+/// A branch whose delay slot lies on the next page (the block's last
+/// instruction): the run loop executes the delay slot next.
+fn op_branch_pending(cpu: &mut Cpu, x: &mut Ctx<'_>, _: &[Op], i: usize, op: &Op) -> Exit {
+    let pc = pc_of(cpu, i);
+    match cpu.step(&decode(op.imm), pc, x.mem, x.bus) {
+        Ok(Flow::Branch(target)) => {
+            cpu.delay_target = Some(target);
+            cpu.force_check();
+            leave(cpu, i, pc.wrapping_add(4))
+        }
+        Ok(Flow::SkipDelaySlot) => {
+            cpu.nullified += 1;
+            leave(cpu, i + 1, pc.wrapping_add(8))
+        }
+        Ok(_) => leave(cpu, i, pc.wrapping_add(4)),
+        Err(e) => fault(cpu, e, i),
     }
 }
 
-/// Defines loads of `N` bytes with an extension function.
-macro_rules! load {
-    ($($name:ident = $n:literal, $ext:expr;)*) => {$(
-        fn $name(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
-            let va = r(cpu, op.s).wrapping_add(simm(op));
-            let e = cpu.stlb.get(slot(cpu.privilege as usize, va));
-            if e.read == va & (PAGE_MASK | ($n - 1)) {
-                let v = read_le::<$n>(x.mem.ram(), va.wrapping_add(e.addend) as usize);
-                let ext: fn(u64) -> u64 = $ext;
-                w(cpu, op.d, ext(v));
-                Flow::Next
-            } else {
-                load_miss(cpu, x, op, pc, va, $n, $ext)
-            }
-        }
-    )*};
-}
-
-load! {
-    op_lb = 1, |v| v as i8 as i64 as u64;
-    op_lbu = 1, |v| v;
-    op_lh = 2, |v| v as i16 as i64 as u64;
-    op_lhu = 2, |v| v;
-    op_lw = 4, sx32;
-    op_lwu = 4, |v| v;
-    op_ld = 8, |v| v;
-}
-
-/// Defines stores of `N` bytes of register t.
-macro_rules! store {
-    ($($name:ident = $n:literal;)*) => {$(
-        fn $name(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, pc: u64) -> Flow {
-            let va = r(cpu, op.s).wrapping_add(simm(op));
-            let v = r(cpu, op.t);
-            let e = cpu.stlb.get(slot(cpu.privilege as usize, va));
-            if e.write == va & (PAGE_MASK | ($n - 1)) {
-                write_le::<$n>(x.mem.ram_mut(), va.wrapping_add(e.addend) as usize, v);
-                Flow::Next
-            } else {
-                store_miss(cpu, x, pc, va, $n, v)
-            }
-        }
-    )*};
-}
-
-store! {
-    op_sb = 1;
-    op_sh = 2;
-    op_sw = 4;
-    op_sd = 8;
-}
-
-/// Lowers a decoded instruction (from instruction word `word`) to threaded code.
-pub(crate) fn lower(ins: &Instr, word: u32) -> Op {
+/// The handler pair (chaining, single-step) and operands for a
+/// non-branch instruction.
+fn lower_plain(ins: &Instr, word: u32) -> (Handler, Handler, [u8; 4], u32) {
     use Instr::*;
-    let op = |f: Handler, d: u8, s: u8, t: u8, x: u8, imm: u32| Op { f, d, s, t, x, imm };
-    let generic = op(op_generic, 0, 0, 0, 0, word);
+    let si = |i: i16| i as i32 as u32;
+    let (f, f1): (Handler, Handler) = match *ins {
+        Nop | Ssnop | Ehb | Pref { .. } | Sync { .. } | Synci { .. } => (op_nop, op_nop_1),
+        Sll { .. } => (op_sll, op_sll_1),
+        Srl { .. } => (op_srl, op_srl_1),
+        Sra { .. } => (op_sra, op_sra_1),
+        Dsll { .. } => (op_dsll, op_dsll_1),
+        Dsrl { .. } => (op_dsrl, op_dsrl_1),
+        Dsra { .. } => (op_dsra, op_dsra_1),
+        Dsll32 { .. } => (op_dsll32, op_dsll32_1),
+        Dsrl32 { .. } => (op_dsrl32, op_dsrl32_1),
+        Dsra32 { .. } => (op_dsra32, op_dsra32_1),
+        Seb { .. } => (op_seb, op_seb_1),
+        Seh { .. } => (op_seh, op_seh_1),
+        Sllv { .. } => (op_sllv, op_sllv_1),
+        Srlv { .. } => (op_srlv, op_srlv_1),
+        Srav { .. } => (op_srav, op_srav_1),
+        Dsllv { .. } => (op_dsllv, op_dsllv_1),
+        Dsrlv { .. } => (op_dsrlv, op_dsrlv_1),
+        Dsrav { .. } => (op_dsrav, op_dsrav_1),
+        Addu { .. } => (op_addu, op_addu_1),
+        Subu { .. } => (op_subu, op_subu_1),
+        Daddu { .. } => (op_daddu, op_daddu_1),
+        Dsubu { .. } => (op_dsubu, op_dsubu_1),
+        And { .. } => (op_and, op_and_1),
+        Or { .. } => (op_or, op_or_1),
+        Xor { .. } => (op_xor, op_xor_1),
+        Nor { .. } => (op_nor, op_nor_1),
+        Slt { .. } => (op_slt, op_slt_1),
+        Sltu { .. } => (op_sltu, op_sltu_1),
+        Mul { .. } => (op_mul, op_mul_1),
+        Movz { .. } => (op_movz, op_movz_1),
+        Movn { .. } => (op_movn, op_movn_1),
+        Addiu { .. } => (op_addiu, op_addiu_1),
+        Daddiu { .. } => (op_daddiu, op_daddiu_1),
+        Slti { .. } => (op_slti, op_slti_1),
+        Sltiu { .. } => (op_sltiu, op_sltiu_1),
+        Andi { .. } => (op_andi, op_andi_1),
+        Ori { .. } => (op_ori, op_ori_1),
+        Xori { .. } => (op_xori, op_xori_1),
+        Lui { .. } => (op_lui, op_lui_1),
+        Ext { .. } => (op_ext, op_ext_1),
+        Dext { .. } => (op_dext, op_dext_1),
+        Ins { .. } => (op_ins, op_ins_1),
+        Dins { .. } => (op_dins, op_dins_1),
+        Mfhi { .. } => (op_mfhi, op_mfhi_1),
+        Mflo { .. } => (op_mflo, op_mflo_1),
+        Mult { .. } => (op_mult, op_mult_1),
+        Multu { .. } => (op_multu, op_multu_1),
+        Dmultu { .. } => (op_dmultu, op_dmultu_1),
+        Lb { .. } => (op_lb, op_lb_1),
+        Lbu { .. } => (op_lbu, op_lbu_1),
+        Lh { .. } => (op_lh, op_lh_1),
+        Lhu { .. } => (op_lhu, op_lhu_1),
+        Lw { .. } => (op_lw, op_lw_1),
+        Lwu { .. } => (op_lwu, op_lwu_1),
+        Ld { .. } => (op_ld, op_ld_1),
+        Sb { .. } => (op_sb, op_sb_1),
+        Sh { .. } => (op_sh, op_sh_1),
+        Sw { .. } => (op_sw, op_sw_1),
+        Sd { .. } => (op_sd, op_sd_1),
+        _ => return (op_generic, op_generic_1, [0; 4], word),
+    };
+    // Operand slots: [d, s, t, x] and imm.
+    let (regs, imm) = match *ins {
+        Sll { rd, rt, sa }
+        | Srl { rd, rt, sa }
+        | Sra { rd, rt, sa }
+        | Dsll { rd, rt, sa }
+        | Dsrl { rd, rt, sa }
+        | Dsra { rd, rt, sa }
+        | Dsll32 { rd, rt, sa }
+        | Dsrl32 { rd, rt, sa }
+        | Dsra32 { rd, rt, sa } => ([rd, 0, rt, sa], 0),
+        Seb { rd, rt } | Seh { rd, rt } => ([rd, 0, rt, 0], 0),
+        Sllv { rd, rt, rs }
+        | Srlv { rd, rt, rs }
+        | Srav { rd, rt, rs }
+        | Dsllv { rd, rt, rs }
+        | Dsrlv { rd, rt, rs }
+        | Dsrav { rd, rt, rs } => ([rd, rs, rt, 0], 0),
+        Addu { rd, rs, rt }
+        | Subu { rd, rs, rt }
+        | Daddu { rd, rs, rt }
+        | Dsubu { rd, rs, rt }
+        | And { rd, rs, rt }
+        | Or { rd, rs, rt }
+        | Xor { rd, rs, rt }
+        | Nor { rd, rs, rt }
+        | Slt { rd, rs, rt }
+        | Sltu { rd, rs, rt }
+        | Mul { rd, rs, rt }
+        | Movz { rd, rs, rt }
+        | Movn { rd, rs, rt } => ([rd, rs, rt, 0], 0),
+        Addiu { rt, rs, imm }
+        | Daddiu { rt, rs, imm }
+        | Slti { rt, rs, imm }
+        | Sltiu { rt, rs, imm } => ([rt, rs, 0, 0], si(imm)),
+        Andi { rt, rs, imm } | Ori { rt, rs, imm } | Xori { rt, rs, imm } => {
+            ([rt, rs, 0, 0], imm as u32)
+        }
+        Lui { rt, imm } => ([rt, 0, 0, 0], (imm as u32) << 16),
+        Ext { rt, rs, pos, size }
+        | Dext { rt, rs, pos, size }
+        | Ins { rt, rs, pos, size }
+        | Dins { rt, rs, pos, size } => ([rt, rs, 0, pos], size as u32),
+        Mfhi { rd } | Mflo { rd } => ([rd, 0, 0, 0], 0),
+        Mult { rs, rt } | Multu { rs, rt } | Dmultu { rs, rt } => ([0, rs, rt, 0], 0),
+        Lb { rt, base, off }
+        | Lbu { rt, base, off }
+        | Lh { rt, base, off }
+        | Lhu { rt, base, off }
+        | Lw { rt, base, off }
+        | Lwu { rt, base, off }
+        | Ld { rt, base, off } => ([rt, base, 0, 0], si(off)),
+        Sb { rt, base, off }
+        | Sh { rt, base, off }
+        | Sw { rt, base, off }
+        | Sd { rt, base, off } => ([0, base, rt, 0], si(off)),
+        _ => ([0; 4], 0),
+    };
+    (f, f1, regs, imm)
+}
+
+/// The handler and operands for a branch or jump whose delay slot follows
+/// in the block.
+fn lower_branch(ins: &Instr, word: u32) -> (Handler, [u8; 4], u32) {
+    use Instr::*;
     let si = |i: i16| i as i32 as u32;
     match *ins {
-        Nop | Ssnop | Ehb | Pref { .. } | Sync { .. } | Synci { .. } => op(op_nop, 0, 0, 0, 0, 0),
-        Sll { rd, rt, sa } => op(op_sll, rd, 0, rt, sa, 0),
-        Srl { rd, rt, sa } => op(op_srl, rd, 0, rt, sa, 0),
-        Sra { rd, rt, sa } => op(op_sra, rd, 0, rt, sa, 0),
-        Dsll { rd, rt, sa } => op(op_dsll, rd, 0, rt, sa, 0),
-        Dsrl { rd, rt, sa } => op(op_dsrl, rd, 0, rt, sa, 0),
-        Dsra { rd, rt, sa } => op(op_dsra, rd, 0, rt, sa, 0),
-        Dsll32 { rd, rt, sa } => op(op_dsll32, rd, 0, rt, sa, 0),
-        Dsrl32 { rd, rt, sa } => op(op_dsrl32, rd, 0, rt, sa, 0),
-        Dsra32 { rd, rt, sa } => op(op_dsra32, rd, 0, rt, sa, 0),
-        Seb { rd, rt } => op(op_seb, rd, 0, rt, 0, 0),
-        Seh { rd, rt } => op(op_seh, rd, 0, rt, 0, 0),
-        Sllv { rd, rt, rs } => op(op_sllv, rd, rs, rt, 0, 0),
-        Srlv { rd, rt, rs } => op(op_srlv, rd, rs, rt, 0, 0),
-        Srav { rd, rt, rs } => op(op_srav, rd, rs, rt, 0, 0),
-        Dsllv { rd, rt, rs } => op(op_dsllv, rd, rs, rt, 0, 0),
-        Dsrlv { rd, rt, rs } => op(op_dsrlv, rd, rs, rt, 0, 0),
-        Dsrav { rd, rt, rs } => op(op_dsrav, rd, rs, rt, 0, 0),
-        Addu { rd, rs, rt } => op(op_addu, rd, rs, rt, 0, 0),
-        Subu { rd, rs, rt } => op(op_subu, rd, rs, rt, 0, 0),
-        Daddu { rd, rs, rt } => op(op_daddu, rd, rs, rt, 0, 0),
-        Dsubu { rd, rs, rt } => op(op_dsubu, rd, rs, rt, 0, 0),
-        And { rd, rs, rt } => op(op_and, rd, rs, rt, 0, 0),
-        Or { rd, rs, rt } => op(op_or, rd, rs, rt, 0, 0),
-        Xor { rd, rs, rt } => op(op_xor, rd, rs, rt, 0, 0),
-        Nor { rd, rs, rt } => op(op_nor, rd, rs, rt, 0, 0),
-        Slt { rd, rs, rt } => op(op_slt, rd, rs, rt, 0, 0),
-        Sltu { rd, rs, rt } => op(op_sltu, rd, rs, rt, 0, 0),
-        Mul { rd, rs, rt } => op(op_mul, rd, rs, rt, 0, 0),
-        Movz { rd, rs, rt } => op(op_movz, rd, rs, rt, 0, 0),
-        Movn { rd, rs, rt } => op(op_movn, rd, rs, rt, 0, 0),
-        Addiu { rt, rs, imm } => op(op_addiu, rt, rs, 0, 0, si(imm)),
-        Daddiu { rt, rs, imm } => op(op_daddiu, rt, rs, 0, 0, si(imm)),
-        Slti { rt, rs, imm } => op(op_slti, rt, rs, 0, 0, si(imm)),
-        Sltiu { rt, rs, imm } => op(op_sltiu, rt, rs, 0, 0, si(imm)),
-        Andi { rt, rs, imm } => op(op_andi, rt, rs, 0, 0, imm as u32),
-        Ori { rt, rs, imm } => op(op_ori, rt, rs, 0, 0, imm as u32),
-        Xori { rt, rs, imm } => op(op_xori, rt, rs, 0, 0, imm as u32),
-        Lui { rt, imm } => op(op_lui, rt, 0, 0, 0, (imm as u32) << 16),
-        Ext { rt, rs, pos, size } => op(op_ext, rt, rs, 0, pos, size as u32),
-        Dext { rt, rs, pos, size } => op(op_dext, rt, rs, 0, pos, size as u32),
-        Ins { rt, rs, pos, size } => op(op_ins, rt, rs, 0, pos, size as u32),
-        Dins { rt, rs, pos, size } => op(op_dins, rt, rs, 0, pos, size as u32),
-        Mfhi { rd } => op(op_mfhi, rd, 0, 0, 0, 0),
-        Mflo { rd } => op(op_mflo, rd, 0, 0, 0, 0),
-        Mult { rs, rt } => op(op_mult, 0, rs, rt, 0, 0),
-        Multu { rs, rt } => op(op_multu, 0, rs, rt, 0, 0),
-        Dmultu { rs, rt } => op(op_dmultu, 0, rs, rt, 0, 0),
-        Beq { rs, rt, off } => op(op_beq, 0, rs, rt, 0, si(off)),
-        Bne { rs, rt, off } => op(op_bne, 0, rs, rt, 0, si(off)),
-        Blez { rs, off } => op(op_blez, 0, rs, 0, 0, si(off)),
-        Bgtz { rs, off } => op(op_bgtz, 0, rs, 0, 0, si(off)),
-        Bltz { rs, off } => op(op_bltz, 0, rs, 0, 0, si(off)),
-        Bgez { rs, off } => op(op_bgez, 0, rs, 0, 0, si(off)),
-        Beql { rs, rt, off } => op(op_beql, 0, rs, rt, 0, si(off)),
-        Bnel { rs, rt, off } => op(op_bnel, 0, rs, rt, 0, si(off)),
-        Blezl { rs, off } => op(op_blezl, 0, rs, 0, 0, si(off)),
-        Bgtzl { rs, off } => op(op_bgtzl, 0, rs, 0, 0, si(off)),
-        Bltzl { rs, off } => op(op_bltzl, 0, rs, 0, 0, si(off)),
-        Bgezl { rs, off } => op(op_bgezl, 0, rs, 0, 0, si(off)),
-        Bgezal { rs: 0, off } => op(op_bal, 0, 0, 0, 0, si(off)),
-        J { target } => op(op_j, 0, 0, 0, 0, target),
-        Jal { target } => op(op_jal, 0, 0, 0, 0, target),
-        Jr { rs, .. } => op(op_jr, 0, rs, 0, 0, 0),
-        Jalr { rd, rs, .. } => op(op_jalr, rd, rs, 0, 0, 0),
-        Lb { rt, base, off } => op(op_lb, rt, base, 0, 0, si(off)),
-        Lbu { rt, base, off } => op(op_lbu, rt, base, 0, 0, si(off)),
-        Lh { rt, base, off } => op(op_lh, rt, base, 0, 0, si(off)),
-        Lhu { rt, base, off } => op(op_lhu, rt, base, 0, 0, si(off)),
-        Lw { rt, base, off } => op(op_lw, rt, base, 0, 0, si(off)),
-        Lwu { rt, base, off } => op(op_lwu, rt, base, 0, 0, si(off)),
-        Ld { rt, base, off } => op(op_ld, rt, base, 0, 0, si(off)),
-        Sb { rt, base, off } => op(op_sb, 0, base, rt, 0, si(off)),
-        Sh { rt, base, off } => op(op_sh, 0, base, rt, 0, si(off)),
-        Sw { rt, base, off } => op(op_sw, 0, base, rt, 0, si(off)),
-        Sd { rt, base, off } => op(op_sd, 0, base, rt, 0, si(off)),
-        _ => generic,
+        Beq { rs, rt, off } => (op_beq, [0, rs, rt, 0], si(off)),
+        Bne { rs, rt, off } => (op_bne, [0, rs, rt, 0], si(off)),
+        Blez { rs, off } => (op_blez, [0, rs, 0, 0], si(off)),
+        Bgtz { rs, off } => (op_bgtz, [0, rs, 0, 0], si(off)),
+        Bltz { rs, off } => (op_bltz, [0, rs, 0, 0], si(off)),
+        Bgez { rs, off } => (op_bgez, [0, rs, 0, 0], si(off)),
+        Beql { rs, rt, off } => (op_beql, [0, rs, rt, 0], si(off)),
+        Bnel { rs, rt, off } => (op_bnel, [0, rs, rt, 0], si(off)),
+        Blezl { rs, off } => (op_blezl, [0, rs, 0, 0], si(off)),
+        Bgtzl { rs, off } => (op_bgtzl, [0, rs, 0, 0], si(off)),
+        Bltzl { rs, off } => (op_bltzl, [0, rs, 0, 0], si(off)),
+        Bgezl { rs, off } => (op_bgezl, [0, rs, 0, 0], si(off)),
+        Bgezal { rs: 0, off } => (op_bal, [0; 4], si(off)),
+        J { target } => (op_j, [0; 4], target),
+        Jal { target } => (op_jal, [0; 4], target),
+        Jr { rs, .. } => (op_jr, [0, rs, 0, 0], 0),
+        Jalr { rd, rs, .. } => (op_jalr, [rd, rs, 0, 0], 0),
+        _ => (op_branch_generic, [0; 4], word),
     }
+}
+
+/// Lowers a block's instructions (decoded from `words`) to threaded code,
+/// ending with the sentinel.
+pub(crate) fn lower_block(instrs: &[Instr], words: &[u32]) -> Vec<Op> {
+    let mk = |f: Handler, [d, s, t, x]: [u8; 4], imm: u32| Op { f, d, s, t, x, imm };
+    let mut ops = Vec::with_capacity(instrs.len() + 1);
+    let mut in_delay_slot = false;
+    for (i, (ins, &word)) in instrs.iter().zip(words).enumerate() {
+        let op = if in_delay_slot {
+            in_delay_slot = false;
+            let (_, single, regs, imm) = lower_plain(ins, word);
+            // A branch in a delay slot (UNPREDICTABLE) runs generically too.
+            let single = if ins.has_delay_slot() {
+                op_generic_1 as Handler
+            } else {
+                single
+            };
+            mk(single, regs, if ins.has_delay_slot() { word } else { imm })
+        } else if ins.has_delay_slot() {
+            in_delay_slot = true;
+            if i + 1 < instrs.len() {
+                let (f, regs, imm) = lower_branch(ins, word);
+                mk(f, regs, imm)
+            } else {
+                mk(op_branch_pending, [0; 4], word)
+            }
+        } else {
+            let (chain, _, regs, imm) = lower_plain(ins, word);
+            mk(chain, regs, imm)
+        };
+        ops.push(op);
+    }
+    ops.push(mk(op_end, [0; 4], 0));
+    ops
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decode::decode;
+
+    fn lower_words(words: &[u32]) -> Vec<Op> {
+        let instrs: Vec<Instr> = words.iter().map(|&w| decode(w)).collect();
+        lower_block(&instrs, words)
+    }
 
     #[test]
     fn ops_stay_two_words() {
@@ -496,19 +923,28 @@ mod tests {
     }
 
     #[test]
+    fn blocks_end_with_the_sentinel_and_delay_slots_are_single_step() {
+        // addiu; beq; addiu (delay slot); addu
+        let ops = lower_words(&[0x2484_0001, 0x1085_0003, 0x2484_0001, 0x0085_1021]);
+        assert_eq!(ops.len(), 5);
+        assert_eq!(ops[0].f as usize, op_addiu as Handler as usize);
+        assert_eq!(ops[1].f as usize, op_beq as Handler as usize);
+        assert_eq!(ops[2].f as usize, op_addiu_1 as Handler as usize);
+        assert_eq!(ops[3].f as usize, op_addu as Handler as usize);
+        assert_eq!(ops[4].f as usize, op_end as Handler as usize);
+    }
+
+    #[test]
+    fn a_branch_without_its_delay_slot_is_pending() {
+        let ops = lower_words(&[0x2484_0001, 0x1085_0003]);
+        assert_eq!(ops[1].f as usize, op_branch_pending as Handler as usize);
+        assert_eq!(ops[1].imm, 0x1085_0003);
+    }
+
+    #[test]
     fn rare_instructions_use_the_generic_handler_with_their_word() {
-        let tlbwi = lower(&Instr::Tlbwi, 0x4200_0002);
-        let eret = lower(&Instr::Eret, 0x4200_0018);
-        assert_eq!(tlbwi.f as usize, eret.f as usize);
-        assert_eq!(eret.imm, 0x4200_0018);
-        let addu = lower(
-            &Instr::Addu {
-                rd: 1,
-                rs: 2,
-                rt: 3,
-            },
-            0x0043_0821,
-        );
-        assert_ne!(addu.f as usize, tlbwi.f as usize);
+        let ops = lower_words(&[0x4200_0002, 0x4200_0018]);
+        assert_eq!(ops[0].f as usize, op_generic as Handler as usize);
+        assert_eq!(ops[1].imm, 0x4200_0018);
     }
 }

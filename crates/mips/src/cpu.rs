@@ -152,6 +152,9 @@ pub struct Cpu {
     /// When a threaded-code chain ends normally: the address after the last
     /// instruction that took a cycle.
     pub(crate) retired_to: u64,
+    /// The decision of the branch whose delay slot threaded code is executing.
+    pub(crate) branch_taken: bool,
+    pub(crate) branch_target: u64,
     /// Exception waiting to be handed to native code.
     pub(crate) pending_trap: Option<Trap>,
     pub(crate) stop_requested: bool,
@@ -209,6 +212,8 @@ impl Cpu {
             fault_pc: 0,
             fault_in_delay_slot: false,
             retired_to: 0,
+            branch_taken: false,
+            branch_target: 0,
             pending_trap: None,
             stop_requested: false,
             privilege: Privilege::Kernel,
@@ -474,8 +479,6 @@ impl Cpu {
                 let in_slot = self.fault_in_delay_slot;
                 self.raise(e, at, in_slot, block.instrs.get(index).copied());
             }
-            // Only single-step handlers (delay slots) return these.
-            Exit::Next | Exit::Stop => unreachable!("a chain ended without an exit"),
         }
     }
 

@@ -13,9 +13,10 @@
 //! [`crate::code::MAX_BLOCK`] instructions, so the call depth is bounded even
 //! where the compiler does not turn the calls into jumps.
 //!
-//! Branches execute their delay slot themselves. The instruction in a delay
-//! slot is lowered to a *single-step* handler that returns instead of
-//! continuing. A not-taken branch continues in the block.
+//! A branch records its decision ([`Cpu::branch_taken`],
+//! [`Cpu::branch_target`]) and chains to its delay slot, which is lowered to
+//! a *delay-slot* handler: after its own work it leaves the block for the
+//! target if the branch was taken and otherwise continues in the block.
 //!
 //! Frequent instructions have their own handlers; all others run through the
 //! full interpreter ([`Cpu::step`]) from a generic handler that decodes the
@@ -40,11 +41,6 @@ pub(crate) struct Ctx<'a> {
 /// How a chain of handlers ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Exit {
-    /// (Single-step handlers only) the instruction fell through.
-    Next,
-    /// (Single-step handlers only) the instruction changed machine state:
-    /// the block must end after it.
-    Stop,
     /// The block is finished; continue at this address. [`Cpu::retired_to`]
     /// is the address after the last instruction that took a cycle.
     Goto(u64),
@@ -144,10 +140,30 @@ fn op_end(cpu: &mut Cpu, _: &mut Ctx<'_>, _: &[Op], i: usize, _: &Op) -> Exit {
     end_at(cpu, i)
 }
 
+/// After the instruction in a delay slot (op `i`) completed: leave the block
+/// if its branch was taken, else continue with the next op.
+#[inline(always)]
+fn after_delay_slot(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize) -> Exit {
+    if cpu.branch_taken {
+        let target = cpu.branch_target;
+        leave(cpu, i, target)
+    } else {
+        go(cpu, x, ops, i + 1)
+    }
+}
+
+/// The instruction in a delay slot (op `i`) faulted: EPC will point at the
+/// branch.
+#[cold]
+fn delay_slot_fault(cpu: &mut Cpu) -> Exit {
+    cpu.fault_in_delay_slot = true;
+    Exit::Fault
+}
+
 /// Defines, for each semantic function `sem(cpu, x, op, i) -> bool` (false:
-/// a fault was recorded), a chaining handler and a single-step handler.
+/// a fault was recorded), a chaining handler and a delay-slot handler.
 macro_rules! handlers {
-    ($($chain:ident / $single:ident = $sem:ident;)*) => {$(
+    ($($chain:ident / $slot:ident = $sem:ident;)*) => {$(
         fn $chain(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
             if $sem(cpu, x, op, i) {
                 go(cpu, x, ops, i + 1)
@@ -155,11 +171,11 @@ macro_rules! handlers {
                 Exit::Fault
             }
         }
-        fn $single(cpu: &mut Cpu, x: &mut Ctx<'_>, _: &[Op], i: usize, op: &Op) -> Exit {
+        fn $slot(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
             if $sem(cpu, x, op, i) {
-                Exit::Next
+                after_delay_slot(cpu, x, ops, i)
             } else {
-                Exit::Fault
+                delay_slot_fault(cpu)
             }
         }
     )*};
@@ -399,19 +415,19 @@ macro_rules! mem_handlers {
         fn $single(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
             let fast: fn(&mut Cpu, &mut Ctx<'_>, &Op) -> bool = $fast;
             if fast(cpu, x, op) {
-                Exit::Next
+                after_delay_slot(cpu, x, ops, i)
             } else {
                 $miss1(cpu, x, ops, i, op)
             }
         }
         #[cold]
         #[inline(never)]
-        fn $miss1(cpu: &mut Cpu, x: &mut Ctx<'_>, _: &[Op], i: usize, op: &Op) -> Exit {
+        fn $miss1(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
             let slow: fn(&mut Cpu, &mut Ctx<'_>, &Op, usize) -> bool = $slow;
             if slow(cpu, x, op, i) {
-                Exit::Next
+                after_delay_slot(cpu, x, ops, i)
             } else {
-                Exit::Fault
+                delay_slot_fault(cpu)
             }
         }
     )*};
@@ -457,121 +473,130 @@ fn ext_none(v: u64) -> u64 {
 }
 
 mem_handlers! {
-    op_lb / op_lb_1, lb_miss / lb_miss_1:
+    op_lb / op_lb_slot, lb_miss / lb_miss_slot:
         |c, x, o| load_fast::<1>(c, x, o, ext_b), |c, x, o, i| load_slow_path(c, x, o, i, 1, ext_b);
-    op_lbu / op_lbu_1, lbu_miss / lbu_miss_1:
+    op_lbu / op_lbu_slot, lbu_miss / lbu_miss_slot:
         |c, x, o| load_fast::<1>(c, x, o, ext_none), |c, x, o, i| load_slow_path(c, x, o, i, 1, ext_none);
-    op_lh / op_lh_1, lh_miss / lh_miss_1:
+    op_lh / op_lh_slot, lh_miss / lh_miss_slot:
         |c, x, o| load_fast::<2>(c, x, o, ext_h), |c, x, o, i| load_slow_path(c, x, o, i, 2, ext_h);
-    op_lhu / op_lhu_1, lhu_miss / lhu_miss_1:
+    op_lhu / op_lhu_slot, lhu_miss / lhu_miss_slot:
         |c, x, o| load_fast::<2>(c, x, o, ext_none), |c, x, o, i| load_slow_path(c, x, o, i, 2, ext_none);
-    op_lw / op_lw_1, lw_miss / lw_miss_1:
+    op_lw / op_lw_slot, lw_miss / lw_miss_slot:
         |c, x, o| load_fast::<4>(c, x, o, sx32), |c, x, o, i| load_slow_path(c, x, o, i, 4, sx32);
-    op_lwu / op_lwu_1, lwu_miss / lwu_miss_1:
+    op_lwu / op_lwu_slot, lwu_miss / lwu_miss_slot:
         |c, x, o| load_fast::<4>(c, x, o, ext_none), |c, x, o, i| load_slow_path(c, x, o, i, 4, ext_none);
-    op_ld / op_ld_1, ld_miss / ld_miss_1:
+    op_ld / op_ld_slot, ld_miss / ld_miss_slot:
         |c, x, o| load_fast::<8>(c, x, o, ext_none), |c, x, o, i| load_slow_path(c, x, o, i, 8, ext_none);
-    op_sb / op_sb_1, sb_miss / sb_miss_1:
+    op_sb / op_sb_slot, sb_miss / sb_miss_slot:
         |c, x, o| store_fast::<1>(c, x, o), |c, x, o, i| store_slow_path(c, x, o, i, 1);
-    op_sh / op_sh_1, sh_miss / sh_miss_1:
+    op_sh / op_sh_slot, sh_miss / sh_miss_slot:
         |c, x, o| store_fast::<2>(c, x, o), |c, x, o, i| store_slow_path(c, x, o, i, 2);
-    op_sw / op_sw_1, sw_miss / sw_miss_1:
+    op_sw / op_sw_slot, sw_miss / sw_miss_slot:
         |c, x, o| store_fast::<4>(c, x, o), |c, x, o, i| store_slow_path(c, x, o, i, 4);
-    op_sd / op_sd_1, sd_miss / sd_miss_1:
+    op_sd / op_sd_slot, sd_miss / sd_miss_slot:
         |c, x, o| store_fast::<8>(c, x, o), |c, x, o, i| store_slow_path(c, x, o, i, 8);
 }
 
 handlers! {
-    op_nop / op_nop_1 = sem_nop;
-    op_addu / op_addu_1 = sem_addu;
-    op_subu / op_subu_1 = sem_subu;
-    op_daddu / op_daddu_1 = sem_daddu;
-    op_dsubu / op_dsubu_1 = sem_dsubu;
-    op_and / op_and_1 = sem_and;
-    op_or / op_or_1 = sem_or;
-    op_xor / op_xor_1 = sem_xor;
-    op_nor / op_nor_1 = sem_nor;
-    op_slt / op_slt_1 = sem_slt;
-    op_sltu / op_sltu_1 = sem_sltu;
-    op_mul / op_mul_1 = sem_mul;
-    op_sllv / op_sllv_1 = sem_sllv;
-    op_srlv / op_srlv_1 = sem_srlv;
-    op_srav / op_srav_1 = sem_srav;
-    op_dsllv / op_dsllv_1 = sem_dsllv;
-    op_dsrlv / op_dsrlv_1 = sem_dsrlv;
-    op_dsrav / op_dsrav_1 = sem_dsrav;
-    op_movz / op_movz_1 = sem_movz;
-    op_movn / op_movn_1 = sem_movn;
-    op_sll / op_sll_1 = sem_sll;
-    op_srl / op_srl_1 = sem_srl;
-    op_sra / op_sra_1 = sem_sra;
-    op_dsll / op_dsll_1 = sem_dsll;
-    op_dsrl / op_dsrl_1 = sem_dsrl;
-    op_dsra / op_dsra_1 = sem_dsra;
-    op_dsll32 / op_dsll32_1 = sem_dsll32;
-    op_dsrl32 / op_dsrl32_1 = sem_dsrl32;
-    op_dsra32 / op_dsra32_1 = sem_dsra32;
-    op_seb / op_seb_1 = sem_seb;
-    op_seh / op_seh_1 = sem_seh;
-    op_addiu / op_addiu_1 = sem_addiu;
-    op_daddiu / op_daddiu_1 = sem_daddiu;
-    op_slti / op_slti_1 = sem_slti;
-    op_sltiu / op_sltiu_1 = sem_sltiu;
-    op_andi / op_andi_1 = sem_andi;
-    op_ori / op_ori_1 = sem_ori;
-    op_xori / op_xori_1 = sem_xori;
-    op_lui / op_lui_1 = sem_lui;
-    op_ext / op_ext_1 = sem_ext;
-    op_dext / op_dext_1 = sem_dext;
-    op_ins / op_ins_1 = sem_ins;
-    op_dins / op_dins_1 = sem_dins;
-    op_mfhi / op_mfhi_1 = sem_mfhi;
-    op_mflo / op_mflo_1 = sem_mflo;
-    op_mult / op_mult_1 = sem_mult;
-    op_multu / op_multu_1 = sem_multu;
-    op_dmultu / op_dmultu_1 = sem_dmultu;
+    op_nop / op_nop_slot = sem_nop;
+    op_addu / op_addu_slot = sem_addu;
+    op_subu / op_subu_slot = sem_subu;
+    op_daddu / op_daddu_slot = sem_daddu;
+    op_dsubu / op_dsubu_slot = sem_dsubu;
+    op_and / op_and_slot = sem_and;
+    op_or / op_or_slot = sem_or;
+    op_xor / op_xor_slot = sem_xor;
+    op_nor / op_nor_slot = sem_nor;
+    op_slt / op_slt_slot = sem_slt;
+    op_sltu / op_sltu_slot = sem_sltu;
+    op_mul / op_mul_slot = sem_mul;
+    op_sllv / op_sllv_slot = sem_sllv;
+    op_srlv / op_srlv_slot = sem_srlv;
+    op_srav / op_srav_slot = sem_srav;
+    op_dsllv / op_dsllv_slot = sem_dsllv;
+    op_dsrlv / op_dsrlv_slot = sem_dsrlv;
+    op_dsrav / op_dsrav_slot = sem_dsrav;
+    op_movz / op_movz_slot = sem_movz;
+    op_movn / op_movn_slot = sem_movn;
+    op_sll / op_sll_slot = sem_sll;
+    op_srl / op_srl_slot = sem_srl;
+    op_sra / op_sra_slot = sem_sra;
+    op_dsll / op_dsll_slot = sem_dsll;
+    op_dsrl / op_dsrl_slot = sem_dsrl;
+    op_dsra / op_dsra_slot = sem_dsra;
+    op_dsll32 / op_dsll32_slot = sem_dsll32;
+    op_dsrl32 / op_dsrl32_slot = sem_dsrl32;
+    op_dsra32 / op_dsra32_slot = sem_dsra32;
+    op_seb / op_seb_slot = sem_seb;
+    op_seh / op_seh_slot = sem_seh;
+    op_addiu / op_addiu_slot = sem_addiu;
+    op_daddiu / op_daddiu_slot = sem_daddiu;
+    op_slti / op_slti_slot = sem_slti;
+    op_sltiu / op_sltiu_slot = sem_sltiu;
+    op_andi / op_andi_slot = sem_andi;
+    op_ori / op_ori_slot = sem_ori;
+    op_xori / op_xori_slot = sem_xori;
+    op_lui / op_lui_slot = sem_lui;
+    op_ext / op_ext_slot = sem_ext;
+    op_dext / op_dext_slot = sem_dext;
+    op_ins / op_ins_slot = sem_ins;
+    op_dins / op_dins_slot = sem_dins;
+    op_mfhi / op_mfhi_slot = sem_mfhi;
+    op_mflo / op_mflo_slot = sem_mflo;
+    op_mult / op_mult_slot = sem_mult;
+    op_multu / op_multu_slot = sem_multu;
+    op_dmultu / op_dmultu_slot = sem_dmultu;
 }
 
 /// Runs the instruction whose word `op.imm` carries through the full
-/// interpreter. `Exit::Next` when it fell through; otherwise the block ends
-/// after it (`Exit::Goto`) or it faulted.
+/// interpreter. `None` when it fell through; otherwise how the block ends
+/// (after it, or by its fault).
 #[inline(always)]
-fn generic_step(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, i: usize) -> Exit {
+fn generic_step(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, i: usize) -> Option<Exit> {
     let pc = pc_of(cpu, i);
     let ins = decode(op.imm);
     match cpu.step(&ins, pc, x.mem, x.bus) {
-        Ok(Flow::Next) => Exit::Next,
-        Ok(Flow::Jump(target)) => leave(cpu, i, target),
+        Ok(Flow::Next) => None,
+        Ok(Flow::Jump(target)) => Some(leave(cpu, i, target)),
         Ok(Flow::Halt) => {
             cpu.halted = true;
             cpu.force_check();
-            leave(cpu, i, pc.wrapping_add(4))
+            Some(leave(cpu, i, pc.wrapping_add(4)))
         }
-        // Stop; branches never reach here (they have their own handlers).
-        Ok(_) => leave(cpu, i, pc.wrapping_add(4)),
-        Err(e) => fault(cpu, e, i),
+        // Stop; branches only reach here from a delay slot (UNPREDICTABLE).
+        Ok(_) => Some(leave(cpu, i, pc.wrapping_add(4))),
+        Err(e) => Some(fault(cpu, e, i)),
     }
 }
 
 /// Instructions without their own handler.
 fn op_generic(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
     match generic_step(cpu, x, op, i) {
-        Exit::Next => go(cpu, x, ops, i + 1),
-        other => other,
+        None => go(cpu, x, ops, i + 1),
+        Some(exit) => exit,
     }
 }
 
 /// Instructions without their own handler, in a delay slot.
-fn op_generic_1(cpu: &mut Cpu, x: &mut Ctx<'_>, _: &[Op], i: usize, op: &Op) -> Exit {
+fn op_generic_slot(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
     match generic_step(cpu, x, op, i) {
-        Exit::Goto(_) => Exit::Stop,
-        other => other,
+        None => after_delay_slot(cpu, x, ops, i),
+        Some(Exit::Fault) => delay_slot_fault(cpu),
+        // The delay slot changed machine state: leave after it, for the
+        // branch target or the fall-through address.
+        Some(_) => {
+            let target = if cpu.branch_taken {
+                cpu.branch_target
+            } else {
+                pc_of(cpu, i + 1)
+            };
+            leave(cpu, i, target)
+        }
     }
 }
 
-/// A branch or jump at op `i` decided (`taken`, `target`): runs its delay
-/// slot (op `i + 1`), then leaves the block for `target` or, not taken,
-/// continues with op `i + 2`.
+/// A branch or jump at op `i` decided (`taken`, `target`): record it and
+/// continue with its delay slot (op `i + 1`, a delay-slot handler).
 #[inline(always)]
 fn branch_to(
     cpu: &mut Cpu,
@@ -581,25 +606,9 @@ fn branch_to(
     taken: bool,
     target: u64,
 ) -> Exit {
-    if let Some(slot) = ops.get(i + 1) {
-        match (slot.f)(cpu, x, ops, i + 1, slot) {
-            Exit::Next => {}
-            Exit::Fault => {
-                cpu.fault_in_delay_slot = true;
-                return Exit::Fault;
-            }
-            // The delay slot changed machine state: leave after it.
-            _ => {
-                let fallthrough = pc_of(cpu, i + 2);
-                return leave(cpu, i + 1, if taken { target } else { fallthrough });
-            }
-        }
-    }
-    if taken {
-        leave(cpu, i + 1, target)
-    } else {
-        go(cpu, x, ops, i + 2)
-    }
+    cpu.branch_taken = taken;
+    cpu.branch_target = target;
+    go(cpu, x, ops, i + 1)
 }
 
 /// A branch-likely: not taken, the delay slot is nullified (it still takes
@@ -723,66 +732,66 @@ fn lower_plain(ins: &Instr, word: u32) -> (Handler, Handler, [u8; 4], u32) {
     use Instr::*;
     let si = |i: i16| i as i32 as u32;
     let (f, f1): (Handler, Handler) = match *ins {
-        Nop | Ssnop | Ehb | Pref { .. } | Sync { .. } | Synci { .. } => (op_nop, op_nop_1),
-        Sll { .. } => (op_sll, op_sll_1),
-        Srl { .. } => (op_srl, op_srl_1),
-        Sra { .. } => (op_sra, op_sra_1),
-        Dsll { .. } => (op_dsll, op_dsll_1),
-        Dsrl { .. } => (op_dsrl, op_dsrl_1),
-        Dsra { .. } => (op_dsra, op_dsra_1),
-        Dsll32 { .. } => (op_dsll32, op_dsll32_1),
-        Dsrl32 { .. } => (op_dsrl32, op_dsrl32_1),
-        Dsra32 { .. } => (op_dsra32, op_dsra32_1),
-        Seb { .. } => (op_seb, op_seb_1),
-        Seh { .. } => (op_seh, op_seh_1),
-        Sllv { .. } => (op_sllv, op_sllv_1),
-        Srlv { .. } => (op_srlv, op_srlv_1),
-        Srav { .. } => (op_srav, op_srav_1),
-        Dsllv { .. } => (op_dsllv, op_dsllv_1),
-        Dsrlv { .. } => (op_dsrlv, op_dsrlv_1),
-        Dsrav { .. } => (op_dsrav, op_dsrav_1),
-        Addu { .. } => (op_addu, op_addu_1),
-        Subu { .. } => (op_subu, op_subu_1),
-        Daddu { .. } => (op_daddu, op_daddu_1),
-        Dsubu { .. } => (op_dsubu, op_dsubu_1),
-        And { .. } => (op_and, op_and_1),
-        Or { .. } => (op_or, op_or_1),
-        Xor { .. } => (op_xor, op_xor_1),
-        Nor { .. } => (op_nor, op_nor_1),
-        Slt { .. } => (op_slt, op_slt_1),
-        Sltu { .. } => (op_sltu, op_sltu_1),
-        Mul { .. } => (op_mul, op_mul_1),
-        Movz { .. } => (op_movz, op_movz_1),
-        Movn { .. } => (op_movn, op_movn_1),
-        Addiu { .. } => (op_addiu, op_addiu_1),
-        Daddiu { .. } => (op_daddiu, op_daddiu_1),
-        Slti { .. } => (op_slti, op_slti_1),
-        Sltiu { .. } => (op_sltiu, op_sltiu_1),
-        Andi { .. } => (op_andi, op_andi_1),
-        Ori { .. } => (op_ori, op_ori_1),
-        Xori { .. } => (op_xori, op_xori_1),
-        Lui { .. } => (op_lui, op_lui_1),
-        Ext { .. } => (op_ext, op_ext_1),
-        Dext { .. } => (op_dext, op_dext_1),
-        Ins { .. } => (op_ins, op_ins_1),
-        Dins { .. } => (op_dins, op_dins_1),
-        Mfhi { .. } => (op_mfhi, op_mfhi_1),
-        Mflo { .. } => (op_mflo, op_mflo_1),
-        Mult { .. } => (op_mult, op_mult_1),
-        Multu { .. } => (op_multu, op_multu_1),
-        Dmultu { .. } => (op_dmultu, op_dmultu_1),
-        Lb { .. } => (op_lb, op_lb_1),
-        Lbu { .. } => (op_lbu, op_lbu_1),
-        Lh { .. } => (op_lh, op_lh_1),
-        Lhu { .. } => (op_lhu, op_lhu_1),
-        Lw { .. } => (op_lw, op_lw_1),
-        Lwu { .. } => (op_lwu, op_lwu_1),
-        Ld { .. } => (op_ld, op_ld_1),
-        Sb { .. } => (op_sb, op_sb_1),
-        Sh { .. } => (op_sh, op_sh_1),
-        Sw { .. } => (op_sw, op_sw_1),
-        Sd { .. } => (op_sd, op_sd_1),
-        _ => return (op_generic, op_generic_1, [0; 4], word),
+        Nop | Ssnop | Ehb | Pref { .. } | Sync { .. } | Synci { .. } => (op_nop, op_nop_slot),
+        Sll { .. } => (op_sll, op_sll_slot),
+        Srl { .. } => (op_srl, op_srl_slot),
+        Sra { .. } => (op_sra, op_sra_slot),
+        Dsll { .. } => (op_dsll, op_dsll_slot),
+        Dsrl { .. } => (op_dsrl, op_dsrl_slot),
+        Dsra { .. } => (op_dsra, op_dsra_slot),
+        Dsll32 { .. } => (op_dsll32, op_dsll32_slot),
+        Dsrl32 { .. } => (op_dsrl32, op_dsrl32_slot),
+        Dsra32 { .. } => (op_dsra32, op_dsra32_slot),
+        Seb { .. } => (op_seb, op_seb_slot),
+        Seh { .. } => (op_seh, op_seh_slot),
+        Sllv { .. } => (op_sllv, op_sllv_slot),
+        Srlv { .. } => (op_srlv, op_srlv_slot),
+        Srav { .. } => (op_srav, op_srav_slot),
+        Dsllv { .. } => (op_dsllv, op_dsllv_slot),
+        Dsrlv { .. } => (op_dsrlv, op_dsrlv_slot),
+        Dsrav { .. } => (op_dsrav, op_dsrav_slot),
+        Addu { .. } => (op_addu, op_addu_slot),
+        Subu { .. } => (op_subu, op_subu_slot),
+        Daddu { .. } => (op_daddu, op_daddu_slot),
+        Dsubu { .. } => (op_dsubu, op_dsubu_slot),
+        And { .. } => (op_and, op_and_slot),
+        Or { .. } => (op_or, op_or_slot),
+        Xor { .. } => (op_xor, op_xor_slot),
+        Nor { .. } => (op_nor, op_nor_slot),
+        Slt { .. } => (op_slt, op_slt_slot),
+        Sltu { .. } => (op_sltu, op_sltu_slot),
+        Mul { .. } => (op_mul, op_mul_slot),
+        Movz { .. } => (op_movz, op_movz_slot),
+        Movn { .. } => (op_movn, op_movn_slot),
+        Addiu { .. } => (op_addiu, op_addiu_slot),
+        Daddiu { .. } => (op_daddiu, op_daddiu_slot),
+        Slti { .. } => (op_slti, op_slti_slot),
+        Sltiu { .. } => (op_sltiu, op_sltiu_slot),
+        Andi { .. } => (op_andi, op_andi_slot),
+        Ori { .. } => (op_ori, op_ori_slot),
+        Xori { .. } => (op_xori, op_xori_slot),
+        Lui { .. } => (op_lui, op_lui_slot),
+        Ext { .. } => (op_ext, op_ext_slot),
+        Dext { .. } => (op_dext, op_dext_slot),
+        Ins { .. } => (op_ins, op_ins_slot),
+        Dins { .. } => (op_dins, op_dins_slot),
+        Mfhi { .. } => (op_mfhi, op_mfhi_slot),
+        Mflo { .. } => (op_mflo, op_mflo_slot),
+        Mult { .. } => (op_mult, op_mult_slot),
+        Multu { .. } => (op_multu, op_multu_slot),
+        Dmultu { .. } => (op_dmultu, op_dmultu_slot),
+        Lb { .. } => (op_lb, op_lb_slot),
+        Lbu { .. } => (op_lbu, op_lbu_slot),
+        Lh { .. } => (op_lh, op_lh_slot),
+        Lhu { .. } => (op_lhu, op_lhu_slot),
+        Lw { .. } => (op_lw, op_lw_slot),
+        Lwu { .. } => (op_lwu, op_lwu_slot),
+        Ld { .. } => (op_ld, op_ld_slot),
+        Sb { .. } => (op_sb, op_sb_slot),
+        Sh { .. } => (op_sh, op_sh_slot),
+        Sw { .. } => (op_sw, op_sw_slot),
+        Sd { .. } => (op_sd, op_sd_slot),
+        _ => return (op_generic, op_generic_slot, [0; 4], word),
     };
     // Operand slots: [d, s, t, x] and imm.
     let (regs, imm) = match *ins {
@@ -884,7 +893,7 @@ pub(crate) fn lower_block(instrs: &[Instr], words: &[u32]) -> Vec<Op> {
             let (_, single, regs, imm) = lower_plain(ins, word);
             // A branch in a delay slot (UNPREDICTABLE) runs generically too.
             let single = if ins.has_delay_slot() {
-                op_generic_1 as Handler
+                op_generic_slot as Handler
             } else {
                 single
             };
@@ -929,7 +938,7 @@ mod tests {
         assert_eq!(ops.len(), 5);
         assert_eq!(ops[0].f as usize, op_addiu as Handler as usize);
         assert_eq!(ops[1].f as usize, op_beq as Handler as usize);
-        assert_eq!(ops[2].f as usize, op_addiu_1 as Handler as usize);
+        assert_eq!(ops[2].f as usize, op_addiu_slot as Handler as usize);
         assert_eq!(ops[3].f as usize, op_addu as Handler as usize);
         assert_eq!(ops[4].f as usize, op_end as Handler as usize);
     }

@@ -96,7 +96,9 @@ fn run_exec(m: &mut Machine, args: &RunArgs) -> Result<ExitCode> {
             return Ok(match stop {
                 Stop::Exit(status) if out.started() => ExitCode::from(status as u8),
                 other => {
-                    eprint!("{}", out.boot_log_tail());
+                    if !out.started() {
+                        eprint!("{}", out.boot_log_tail());
+                    }
                     report_stop(&other, "before the command finished");
                     ExitCode::FAILURE
                 }

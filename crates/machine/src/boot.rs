@@ -18,10 +18,10 @@ use crate::layout::INITRD_BASE;
 #[derive(Debug, Error)]
 pub enum BootError {
     /// The kernel file is not a loadable MIPS64 kernel.
-    #[error("kernel: {0}")]
+    #[error("kernel")]
     Elf(#[from] ElfError),
     /// The device tree could not be built.
-    #[error("device tree: {0}")]
+    #[error("device tree")]
     Fdt(#[from] FdtError),
     /// A kernel segment does not fit in RAM.
     #[error("kernel segment at {addr:#x} ({len:#x} bytes) does not fit in {ram} MiB of RAM")]
@@ -50,7 +50,7 @@ pub enum BootError {
         addr: u64,
     },
     /// RAM access failed (should not happen after the checks above).
-    #[error("loading into RAM: {0}")]
+    #[error("loading into RAM")]
     Mem(#[from] MemError),
 }
 
@@ -96,6 +96,15 @@ pub fn load(
     }
 
     let initrd_range = initrd.map(|i| (INITRD_BASE, INITRD_BASE + i.len() as u64));
+    let too_big = |len: u64| BootError::InitrdDoesNotFit {
+        len,
+        ram: ram >> 20,
+    };
+    if let Some((_, end)) = initrd_range {
+        if end > ram {
+            return Err(too_big(end - INITRD_BASE));
+        }
+    }
     desc.initrd = initrd_range;
     let fdt = build_fdt(&desc)?;
     // The device tree goes on the next page boundary after the initrd (libfdt
@@ -103,10 +112,7 @@ pub fn load(
     let dtb = initrd_range.map_or(INITRD_BASE, |(_, end)| end.next_multiple_of(4096));
     let needed = dtb + fdt.len() as u64;
     if needed > ram {
-        return Err(BootError::InitrdDoesNotFit {
-            len: initrd.map_or(0, |i| i.len() as u64),
-            ram: ram >> 20,
-        });
+        return Err(too_big(initrd.map_or(0, |i| i.len() as u64)));
     }
     if let Some(i) = initrd {
         mem.write_bytes(INITRD_BASE, i)?;

@@ -57,10 +57,10 @@ pub enum MachineError {
         max: u64,
     },
     /// RAM could not be allocated or is malformed.
-    #[error("{0}")]
+    #[error(transparent)]
     Mem(#[from] MemError),
     /// Loading the kernel, initrd or device tree failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Boot(#[from] BootError),
 }
 

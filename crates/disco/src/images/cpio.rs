@@ -118,7 +118,7 @@ pub enum CpioError {
     #[error("the cpio archive has no TRAILER!!! entry")]
     MissingTrailer,
     /// The underlying writer failed.
-    #[error("writing the cpio archive: {0}")]
+    #[error("writing the cpio archive")]
     Io(#[from] io::Error),
 }
 

@@ -54,6 +54,24 @@ pub struct RunArgs {
     /// instruction; very slow).
     #[arg(long, value_name = "EVENTS", value_delimiter = ',')]
     pub trace: Vec<TraceEvent>,
+    /// Number of CPUs (1..=16).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub cpus: u32,
+    /// Number of NUMA nodes (default: one per CPU, as on FLASH).
+    #[arg(long, value_name = "M")]
+    pub nodes: Option<u32>,
+    /// Interleave memory pages round-robin across the nodes instead of
+    /// giving each node one consecutive range.
+    #[arg(long)]
+    pub interleave: bool,
+    /// Cycles each CPU runs before the next takes its turn.
+    #[arg(long, value_name = "CYCLES", default_value_t = 10_000)]
+    pub quantum: u64,
+    /// Timing mode to start in: fast (one cycle per instruction) or detailed
+    /// (caches, coherence, NUMA latency). The guest can switch with the
+    /// simulation-control device.
+    #[arg(long, value_name = "MODE", default_value = "fast")]
+    pub timing: TimingArg,
     /// Stop after this many simulated seconds (exit status 124).
     #[arg(long, value_name = "SECONDS")]
     pub max_time: Option<f64>,
@@ -61,6 +79,15 @@ pub struct RunArgs {
     /// boot fails).
     #[arg(long)]
     pub show_boot: bool,
+}
+
+/// Timing modes on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimingArg {
+    /// One cycle per instruction.
+    Fast,
+    /// Caches, coherence and NUMA memory latency.
+    Detailed,
 }
 
 /// Selectable trace events.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use machine::{Machine, MachineConfig, Stop};
 
-use crate::cli::{RunArgs, TraceEvent};
+use crate::cli::{RunArgs, TimingArg, TraceEvent};
 use crate::console::{Input, RawTerminal, StdinReader};
 use crate::exec_output::ExecOutput;
 use crate::images;
@@ -32,19 +32,22 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         bootargs.push(' ');
         bootargs.push_str(extra);
     }
-    let config = MachineConfig {
-        mem_bytes: args.mem,
-        cpu_hz: args.cpu_mhz * 1_000_000,
-        kernel,
-        initrd,
-        bootargs,
-        exec: args.exec.clone(),
-        rtc_epoch_ns: MachineConfig::DEFAULT_RTC_EPOCH_NS,
-    };
+    let mut config = MachineConfig::new(kernel, initrd);
+    config.mem_bytes = args.mem;
+    config.cpu_hz = args.cpu_mhz * 1_000_000;
+    config.bootargs = bootargs;
+    config.exec = args.exec.clone();
+    config.cpus = args.cpus;
+    config.nodes = args.nodes.unwrap_or(args.cpus);
+    config.interleave = args.interleave;
+    config.quantum = args.quantum;
     crate::trace::init(&args.trace);
     let mut m =
         Machine::new(&config).with_context(|| format!("cannot boot {}", kernel_path.display()))?;
-    m.cpu.trace_instructions = args.trace.contains(&TraceEvent::Insn);
+    m.set_trace_instructions(args.trace.contains(&TraceEvent::Insn));
+    if args.timing == TimingArg::Detailed {
+        m.set_timing_mode(machine::simctl::TimingMode::Detailed);
+    }
 
     let started = Instant::now();
     let outcome = if args.exec.is_some() {
@@ -173,15 +176,15 @@ fn report_stop(stop: &Stop, when: &str) {
         Stop::Exit(status) => eprintln!("disco: the guest exited with status {status}{sep}{when}"),
         Stop::Reboot => eprintln!("disco: the guest rebooted{sep}{when} (a kernel panic reboots: see the log above)"),
         Stop::PowerOff => eprintln!("disco: the guest powered off{sep}{when}"),
-        Stop::Wedged { vector, cause, epc } => eprintln!(
-            "disco: the CPU is wedged{sep}{when}: exception {} at {epc:#x} sent it to vector {vector:#x}, which it cannot fetch",
+        Stop::Wedged { cpu, vector, cause, epc } => eprintln!(
+            "disco: CPU {cpu} is wedged{sep}{when}: exception {} at {epc:#x} sent it to vector {vector:#x}, which it cannot fetch",
             cause.name()
         ),
     }
 }
 
 fn print_summary(m: &Machine, host: Duration) {
-    let insns = m.cpu.stats().instructions;
+    let insns = m.instructions();
     let host_s = host.as_secs_f64();
     let sim_s = m.sim_ns() as f64 / 1e9;
     let mips = if host_s > 0.0 {

@@ -117,7 +117,7 @@ fn interactive_console_takes_input() {
     // Type a command, then end the simulation through the exit device.
     stdin.write_all(b"echo typed-$((6*7))\n").unwrap();
     wait_for("typed-42");
-    stdin.write_all(b"devmem 0x1000001000 32 7\n").unwrap();
+    stdin.write_all(b"devmem 0xf0001000 32 7\n").unwrap();
     let status = child.wait().expect("disco exits");
     let mut err = String::new();
     child

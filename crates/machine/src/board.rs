@@ -6,8 +6,9 @@ use mips::{Bus, BusError};
 use crate::clock::Clock;
 use crate::device::MmioDevice;
 use crate::exitdev::{ExitDevice, EXIT_DEVICE_WINDOW_SIZE};
-use crate::layout::{EXIT_BASE, RTC_BASE, RTC_IRQ, UART_BASE, UART_IRQ};
+use crate::layout::{EXIT_BASE, RTC_BASE, RTC_IRQ, SIMCTL_BASE, UART_BASE, UART_IRQ};
 use crate::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
+use crate::simctl::{SimCtl, TimingMode, SIMCTL_WINDOW_SIZE};
 use crate::uart::{Uart, UART_WINDOW_SIZE};
 
 /// The devices of one machine.
@@ -19,6 +20,11 @@ pub struct Devices {
     pub exit: ExitDevice,
     /// Real-time clock.
     pub rtc: GoldfishRtc,
+    /// Simulation control (timing mode, statistics).
+    pub simctl: SimCtl,
+    /// The CPU whose accesses the bus is serving (the machine sets it before
+    /// running each CPU).
+    pub current_cpu: u32,
     clock: Clock,
 }
 
@@ -27,6 +33,7 @@ enum Target {
     Uart,
     Exit,
     Rtc,
+    SimCtl,
 }
 
 impl Devices {
@@ -37,6 +44,8 @@ impl Devices {
             uart: Uart::new(),
             exit: ExitDevice::new(),
             rtc: GoldfishRtc::new(rtc_epoch_ns),
+            simctl: SimCtl::new(TimingMode::Fast),
+            current_cpu: 0,
             clock,
         }
     }
@@ -49,7 +58,10 @@ impl Devices {
         if let Some(off) = within(EXIT_BASE, EXIT_DEVICE_WINDOW_SIZE) {
             return Some((Target::Exit, off));
         }
-        within(RTC_BASE, RTC_WINDOW_SIZE).map(|off| (Target::Rtc, off))
+        if let Some(off) = within(RTC_BASE, RTC_WINDOW_SIZE) {
+            return Some((Target::Rtc, off));
+        }
+        within(SIMCTL_BASE, SIMCTL_WINDOW_SIZE).map(|off| (Target::SimCtl, off))
     }
 
     fn device(&mut self, t: Target) -> &mut dyn MmioDevice {
@@ -57,6 +69,16 @@ impl Devices {
             Target::Uart => &mut self.uart,
             Target::Exit => &mut self.exit,
             Target::Rtc => &mut self.rtc,
+            Target::SimCtl => &mut self.simctl,
+        }
+    }
+
+    /// Interrupt lines of CPU `cpu` in Cause.IP layout (bit n = IPn).
+    pub fn lines_for(&self, cpu: u32) -> u8 {
+        if cpu == 0 {
+            self.lines()
+        } else {
+            0
         }
     }
 
@@ -102,11 +124,11 @@ impl Bus for Devices {
     }
 
     fn irq_lines(&mut self) -> u8 {
-        self.lines()
+        self.lines_for(self.current_cpu)
     }
 
     fn stop_requested(&self) -> bool {
-        self.exit.request().is_some()
+        self.exit.request().is_some() || self.simctl.has_request()
     }
 }
 

@@ -74,6 +74,7 @@ mod phandle {
     pub const CPU_INTC: u32 = 1;
     pub const CPU_CLOCK: u32 = 2;
     pub const POWER: u32 = 3;
+    pub const GIC: u32 = 4;
 }
 
 /// `/chosen` properties the builder writes itself.
@@ -99,6 +100,21 @@ pub struct UartNode {
     /// Input clock in Hz (1843200 for the classic 16550 crystal).
     pub clock_hz: u32,
 }
+
+/// The Coherent Processing System nodes of a multiprocessor: with them,
+/// device interrupts are GIC shared interrupts (`<0 N 4>`: shared, level
+/// high) instead of CPU interrupt lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpsNodes {
+    /// GIC register window (base, size): `mti,gic`.
+    pub gic: (u64, u64),
+    /// CPC register window (base, size): `mti,mips-cpc`.
+    pub cpc: (u64, u64),
+}
+
+/// Highest GIC shared interrupt a device may use (the top ones are left for
+/// the IPIs Linux allocates: two per CPU out of 64).
+pub const LAST_GIC_DEVICE_IRQ: u32 = 31;
 
 /// Everything the device tree says about the machine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +143,8 @@ pub struct BoardDescription {
     pub chosen_extra: Vec<(String, String)>,
     /// `/chosen/kaslr-seed`, if any.
     pub kaslr_seed: Option<u64>,
+    /// CPS (GIC and CPC) for a multiprocessor; `None` on a uniprocessor.
+    pub cps: Option<CpsNodes>,
 }
 
 /// Why a device tree could not be built.
@@ -260,6 +278,7 @@ pub fn build_fdt(desc: &BoardDescription) -> Result<Vec<u8>, FdtError> {
     Writer {
         fdt: FdtWriter::new()?,
         cells,
+        gic: false,
     }
     .write(desc)
 }
@@ -290,6 +309,7 @@ fn validate(desc: &BoardDescription) -> Result<Vec<Region>, FdtError> {
             size,
         })
         .collect();
+    let check_irq = |device: &'static str, irq: u32| check_irq(device, irq, desc.cps.is_some());
     if let Some(uart) = &desc.uart {
         check_irq("uart", uart.irq)?;
         if uart.clock_hz == 0 {
@@ -322,6 +342,18 @@ fn validate(desc: &BoardDescription) -> Result<Vec<Region>, FdtError> {
             size: RTC_WINDOW_SIZE,
         });
     }
+    if let Some(cps) = &desc.cps {
+        regions.push(Region {
+            name: "gic window",
+            base: cps.gic.0,
+            size: cps.gic.1,
+        });
+        regions.push(Region {
+            name: "cpc window",
+            base: cps.cpc.0,
+            size: cps.cpc.1,
+        });
+    }
     check_regions(&regions)?;
     if let Some((start, end)) = desc.initrd {
         check_initrd(start, end, &desc.memory)?;
@@ -337,8 +369,13 @@ fn check_string(what: &str, value: &str) -> Result<(), FdtError> {
     Ok(())
 }
 
-fn check_irq(device: &'static str, irq: u32) -> Result<(), FdtError> {
-    if !(FIRST_DEVICE_IRQ..=LAST_DEVICE_IRQ).contains(&irq) {
+fn check_irq(device: &'static str, irq: u32, gic: bool) -> Result<(), FdtError> {
+    let valid = if gic {
+        irq <= LAST_GIC_DEVICE_IRQ
+    } else {
+        (FIRST_DEVICE_IRQ..=LAST_DEVICE_IRQ).contains(&irq)
+    };
+    if !valid {
         return Err(FdtError::BadIrq { device, irq });
     }
     Ok(())
@@ -423,6 +460,8 @@ struct Writer {
     fdt: FdtWriter,
     /// Root `#address-cells` and `#size-cells` (1 or 2).
     cells: u32,
+    /// Device interrupts go to the GIC (3 cells) rather than the CPU (1).
+    gic: bool,
 }
 
 impl Writer {
@@ -432,8 +471,13 @@ impl Writer {
         self.fdt.property_u32("#size-cells", self.cells)?;
         self.fdt.property_string("compatible", BOARD_COMPATIBLE)?;
         self.fdt.property_string("model", &desc.model)?;
-        self.fdt
-            .property_u32("interrupt-parent", phandle::CPU_INTC)?;
+        let parent = if desc.cps.is_some() {
+            phandle::GIC
+        } else {
+            phandle::CPU_INTC
+        };
+        self.fdt.property_u32("interrupt-parent", parent)?;
+        self.gic = desc.cps.is_some();
 
         self.chosen(desc)?;
         if let Some(uart) = &desc.uart {
@@ -450,6 +494,9 @@ impl Writer {
             self.fdt.end_node(memory)?;
         }
         self.interrupt_controller()?;
+        if let Some(cps) = &desc.cps {
+            self.cps(cps)?;
+        }
         if let Some(uart) = &desc.uart {
             self.uart(uart)?;
         }
@@ -461,7 +508,7 @@ impl Writer {
             self.fdt
                 .property_string("compatible", "google,goldfish-rtc")?;
             self.reg(base, RTC_WINDOW_SIZE)?;
-            self.fdt.property_u32("interrupts", irq)?;
+            self.interrupts(irq)?;
             self.fdt.end_node(rtc)?;
         }
         self.fdt.end_node(root)?;
@@ -533,6 +580,35 @@ impl Writer {
         Ok(())
     }
 
+    /// A device's `interrupts`: a CPU line, or a level-high GIC shared interrupt.
+    fn interrupts(&mut self, irq: u32) -> Result<(), FdtError> {
+        if self.gic {
+            self.fdt.property_array_u32("interrupts", &[0, irq, 4])?;
+        } else {
+            self.fdt.property_u32("interrupts", irq)?;
+        }
+        Ok(())
+    }
+
+    fn cps(&mut self, cps: &CpsNodes) -> Result<(), FdtError> {
+        let (base, size) = cps.gic;
+        let gic = self
+            .fdt
+            .begin_node(&format!("interrupt-controller@{base:x}"))?;
+        self.fdt.property_string("compatible", "mti,gic")?;
+        self.reg(base, size)?;
+        self.fdt.property_null("interrupt-controller")?;
+        self.fdt.property_u32("#interrupt-cells", 3)?;
+        self.fdt.property_phandle(phandle::GIC)?;
+        self.fdt.end_node(gic)?;
+        let (base, size) = cps.cpc;
+        let cpc = self.fdt.begin_node(&format!("cpc@{base:x}"))?;
+        self.fdt.property_string("compatible", "mti,mips-cpc")?;
+        self.reg(base, size)?;
+        self.fdt.end_node(cpc)?;
+        Ok(())
+    }
+
     fn interrupt_controller(&mut self) -> Result<(), FdtError> {
         let intc = self.fdt.begin_node("interrupt-controller")?;
         self.fdt
@@ -551,7 +627,7 @@ impl Writer {
         self.reg(uart.base, uart.size)?;
         self.fdt.property_u32("reg-shift", 0)?;
         self.fdt.property_u32("clock-frequency", uart.clock_hz)?;
-        self.fdt.property_u32("interrupts", uart.irq)?;
+        self.interrupts(uart.irq)?;
         self.fdt.end_node(node)?;
         Ok(())
     }
@@ -768,6 +844,7 @@ mod tests {
             rtc: None,
             chosen_extra: Vec::new(),
             kaslr_seed: None,
+            cps: None,
         }
     }
 

@@ -1,12 +1,18 @@
 //! The physical memory map of the simulated machine.
 //!
-//! RAM starts at 0. Devices live in one window far above any RAM size we
-//! support, so RAM is never split by an I/O hole; Linux reaches them through
-//! XKPHYS uncached addresses. Interrupt lines are CPU interrupt lines
-//! (Cause.IP2..IP6) described to Linux by the `mti,cpu-interrupt-controller`.
+//! RAM starts at 0. Devices live in one window just below 4 GiB, above any
+//! RAM size we support. The window must be below 4 GiB: Linux 6.1 insists
+//! that the Coherence Manager's L2-only sync region, which by default follows
+//! the GCRs, fits 32-bit address fields (`mips_cm_probe_l2sync()` BUGs
+//! otherwise). Linux reaches every device through XKPHYS uncached addresses.
+//!
+//! Interrupts: on a uniprocessor machine (no Coherence Manager) device lines
+//! are CPU interrupt lines (Cause.IP2..IP6) described by the
+//! `mti,cpu-interrupt-controller`; on a multiprocessor they are GIC shared
+//! interrupts routed by Linux to a CPU's IP2. The CP0 timer is on IP7.
 
-/// Start of the device window (64 GiB).
-pub const DEVICE_BASE: u64 = 0x10_0000_0000;
+/// Start of the device window (3.75 GiB).
+pub const DEVICE_BASE: u64 = 0xf000_0000;
 /// Largest RAM size: RAM must end below the device window.
 pub const MAX_RAM: u64 = DEVICE_BASE;
 /// Smallest RAM size that fits the Debian kernel, its relocation (KASLR) and
@@ -15,7 +21,7 @@ pub const MIN_RAM: u64 = 128 << 20;
 
 /// NS16550A console UART.
 pub const UART_BASE: u64 = DEVICE_BASE;
-/// The UART's CPU interrupt line.
+/// The UART's interrupt: CPU line (uniprocessor) or GIC shared interrupt.
 pub const UART_IRQ: u32 = 2;
 /// UART input clock (the classic 1.8432 MHz crystal).
 pub const UART_CLOCK_HZ: u32 = 1_843_200;
@@ -23,8 +29,24 @@ pub const UART_CLOCK_HZ: u32 = 1_843_200;
 pub const EXIT_BASE: u64 = DEVICE_BASE + 0x1000;
 /// Goldfish real-time clock.
 pub const RTC_BASE: u64 = DEVICE_BASE + 0x2000;
-/// The RTC's CPU interrupt line.
+/// The RTC's interrupt: CPU line (uniprocessor) or GIC shared interrupt.
 pub const RTC_IRQ: u32 = 3;
+/// Simulation-control device (timing mode switch, statistics).
+pub const SIMCTL_BASE: u64 = DEVICE_BASE + 0x3000;
+
+/// Coherence Manager global configuration registers (32 KiB), followed by
+/// the 4 KiB L2-only sync region Linux maps right after them.
+pub const GCR_BASE: u64 = DEVICE_BASE + 0x10_0000;
+/// Size of the GCR window including the L2-only sync page.
+pub const GCR_WINDOW: u64 = 0x9000;
+/// Global Interrupt Controller (128 KiB, 128 KiB aligned).
+pub const GIC_BASE: u64 = DEVICE_BASE + 0x12_0000;
+/// Size of the GIC window.
+pub const GIC_WINDOW: u64 = 0x2_0000;
+/// Cluster Power Controller (32 KiB, 32 KiB aligned).
+pub const CPC_BASE: u64 = DEVICE_BASE + 0x20_0000;
+/// Size of the CPC window.
+pub const CPC_WINDOW: u64 = 0x8000;
 
 /// Where the initrd is loaded: above everything the Debian kernel's
 /// self-relocation (KASLR) may overwrite (it reaches about 53 MiB).

@@ -28,6 +28,8 @@ pub mod layout;
 pub mod machine;
 /// The Goldfish real-time clock.
 pub mod rtc;
+/// The simulation-control device (timing mode, statistics).
+pub mod simctl;
 /// The NS16550A UART console.
 pub mod uart;
 
@@ -35,7 +37,7 @@ pub use clock::Clock;
 pub use device::{DeviceError, MmioDevice};
 pub use elf::{kernel_virt_to_phys, parse_elf, ElfError, ElfImage, ElfSegment};
 pub use exitdev::{ExitDevice, ExitRequest};
-pub use fdt::{build_fdt, BoardDescription, FdtError, UartNode};
+pub use fdt::{build_fdt, BoardDescription, CpsNodes, FdtError, UartNode};
 pub use machine::{Machine, MachineConfig, MachineError, Stop};
 pub use rtc::GoldfishRtc;
 pub use uart::Uart;

@@ -1,18 +1,30 @@
-//! The whole simulated computer: CPU, RAM, decoded-code cache and devices,
+//! The whole simulated computer: CPUs, RAM, decoded-code cache and devices,
 //! and the loop that advances them in simulated time.
+//!
+//! CPUs run one after another in fixed *quanta* of simulated time: every
+//! powered CPU runs until the end of the current quantum before the next
+//! quantum starts. The order and the quantum are fixed, so a run is
+//! deterministic: the same configuration and input give the same cycle
+//! counts. Effects between CPUs (stores, IPIs) become visible at most one
+//! quantum later, as on a real machine they would after some latency.
 
-use mips::{CodeCache, Cpu, ExcCode, MemError, PhysMem, RunExit};
+use mips::{CodeCache, Cpu, CpuStats, ExcCode, MemError, PhysMem, RunExit};
 use thiserror::Error;
 
 use crate::board::Devices;
 use crate::boot::{self, BootError, BootLayout};
 use crate::clock::Clock;
 use crate::exitdev::ExitRequest;
-use crate::fdt::{BoardDescription, UartNode};
+use crate::fdt::{BoardDescription, CpsNodes, UartNode};
 use crate::layout::{
-    EXIT_BASE, MAX_RAM, MIN_RAM, RTC_BASE, RTC_IRQ, UART_BASE, UART_CLOCK_HZ, UART_IRQ,
+    CPC_BASE, CPC_WINDOW, EXIT_BASE, GIC_BASE, GIC_WINDOW, MAX_RAM, MIN_RAM, RTC_BASE, RTC_IRQ,
+    UART_BASE, UART_CLOCK_HZ, UART_IRQ,
 };
+use crate::simctl::{SimRequest, TimingMode};
 use crate::uart::UART_WINDOW_SIZE;
+
+/// Largest number of CPUs (Linux's `NR_CPUS` in the Debian kernel is 16).
+pub const MAX_CPUS: u32 = 16;
 
 /// Everything needed to build and boot a machine.
 #[derive(Clone, Debug)]
@@ -21,6 +33,15 @@ pub struct MachineConfig {
     pub mem_bytes: u64,
     /// CPU clock in Hz (CP0 Count runs at half of it).
     pub cpu_hz: u32,
+    /// Number of CPUs (1..=16).
+    pub cpus: u32,
+    /// Number of NUMA nodes (1..=cpus); CPUs are spread evenly over them.
+    pub nodes: u32,
+    /// Interleave memory pages round-robin across nodes instead of giving
+    /// each node one consecutive range.
+    pub interleave: bool,
+    /// Cycles each CPU runs before the next one takes its turn.
+    pub quantum: u64,
     /// The kernel: an ELF64 little-endian MIPS executable.
     pub kernel: Vec<u8>,
     /// Optional initrd (initramfs) image.
@@ -41,6 +62,25 @@ impl MachineConfig {
     pub const DEFAULT_MEM: u64 = 512 << 20;
     /// Default RTC epoch: 2026-01-01T00:00:00Z.
     pub const DEFAULT_RTC_EPOCH_NS: u64 = 1_767_225_600 * 1_000_000_000;
+    /// Default quantum: 10,000 cycles (25 µs at 400 MHz).
+    pub const DEFAULT_QUANTUM: u64 = 10_000;
+
+    /// A configuration with the defaults for everything but the images.
+    pub fn new(kernel: Vec<u8>, initrd: Option<Vec<u8>>) -> Self {
+        MachineConfig {
+            mem_bytes: Self::DEFAULT_MEM,
+            cpu_hz: Self::DEFAULT_CPU_HZ,
+            cpus: 1,
+            nodes: 1,
+            interleave: false,
+            quantum: Self::DEFAULT_QUANTUM,
+            kernel,
+            initrd,
+            bootargs: String::new(),
+            exec: None,
+            rtc_epoch_ns: Self::DEFAULT_RTC_EPOCH_NS,
+        }
+    }
 }
 
 /// Why a machine could not be built.
@@ -56,6 +96,9 @@ pub enum MachineError {
         /// Largest size in MiB.
         max: u64,
     },
+    /// CPU or node counts the board does not support.
+    #[error("{0}")]
+    Topology(String),
     /// RAM could not be allocated or is malformed.
     #[error(transparent)]
     Mem(#[from] MemError),
@@ -71,11 +114,13 @@ pub enum Stop {
     Exit(u32),
     /// The guest asked to reboot (Linux's `reboot`, or `panic=` after a panic).
     Reboot,
-    /// The guest halted with interrupts disabled: nothing can ever wake it
+    /// Every CPU halted with interrupts disabled: nothing can ever wake them
     /// (Linux's `poweroff`/`halt` end like this).
     PowerOff,
-    /// The CPU cannot make progress (see [`RunExit::Wedged`]).
+    /// A CPU cannot make progress (see [`RunExit::Wedged`]).
     Wedged {
+        /// The CPU.
+        cpu: u32,
         /// The exception vector that could not be fetched.
         vector: u64,
         /// The exception being delivered.
@@ -88,21 +133,49 @@ pub enum Stop {
 /// A complete simulated machine.
 #[derive(Debug)]
 pub struct Machine {
-    /// The CPU.
-    pub cpu: Cpu,
+    /// The CPUs; CPU 0 boots, the others start powered down.
+    pub cpus: Vec<Cpu>,
+    /// Which CPUs are powered (running or halted in `WAIT`).
+    powered: Vec<bool>,
     /// RAM.
     pub mem: PhysMem,
-    /// Decoded instructions.
+    /// Decoded instructions, shared by all CPUs.
     pub code: CodeCache,
     /// Devices.
     pub devices: Devices,
     /// Where the boot loader placed things.
     pub layout: BootLayout,
     clock: Clock,
+    quantum: u64,
+    /// Simulated time all CPUs have reached.
+    now: u64,
+}
+
+fn check_topology(config: &MachineConfig) -> Result<(), MachineError> {
+    let err = |m: String| Err(MachineError::Topology(m));
+    if !(1..=MAX_CPUS).contains(&config.cpus) {
+        return err(format!("--cpus {} is outside 1..={MAX_CPUS}", config.cpus));
+    }
+    if config.nodes == 0 || config.nodes > config.cpus {
+        return err(format!(
+            "--nodes {} must be between 1 and the number of CPUs ({})",
+            config.nodes, config.cpus
+        ));
+    }
+    if config.cpus % config.nodes != 0 {
+        return err(format!(
+            "{} CPUs cannot be spread evenly over {} nodes",
+            config.cpus, config.nodes
+        ));
+    }
+    if config.quantum == 0 {
+        return err("the quantum must be at least one cycle".to_string());
+    }
+    Ok(())
 }
 
 impl Machine {
-    /// Builds a machine, loads the kernel and initrd, and sets the CPU up to
+    /// Builds a machine, loads the kernel and initrd, and sets CPU 0 up to
     /// enter the kernel.
     pub fn new(config: &MachineConfig) -> Result<Self, MachineError> {
         let mb = |b: u64| b >> 20;
@@ -113,6 +186,7 @@ impl Machine {
                 max: mb(MAX_RAM),
             });
         }
+        check_topology(config)?;
         let mut mem = PhysMem::new(config.mem_bytes)?;
         let clock = Clock::new(config.cpu_hz as u64);
         let mut chosen_extra = vec![("disco,exit-address".to_string(), format!("{EXIT_BASE:#x}"))];
@@ -122,7 +196,7 @@ impl Machine {
         let desc = BoardDescription {
             model: "disco FLASH-like MIPS64 machine".to_string(),
             memory: vec![(0, config.mem_bytes)],
-            cpus: 1,
+            cpus: config.cpus,
             cpu_clock_hz: config.cpu_hz,
             bootargs: config.bootargs.clone(),
             initrd: None,
@@ -136,17 +210,30 @@ impl Machine {
             rtc: Some((RTC_BASE, RTC_IRQ)),
             chosen_extra,
             kaslr_seed: None,
+            cps: (config.cpus > 1).then_some(CpsNodes {
+                gic: (GIC_BASE, GIC_WINDOW),
+                cpc: (CPC_BASE, CPC_WINDOW),
+            }),
         };
         let layout = boot::load(&mut mem, &config.kernel, config.initrd.as_deref(), desc)?;
-        let mut cpu = Cpu::new(0);
-        boot::uhi_handoff(&mut cpu, &layout);
+        let mut cpus: Vec<Cpu> = (0..config.cpus).map(Cpu::new).collect();
+        boot::uhi_handoff(&mut cpus[0], &layout);
+        let mut powered = vec![false; config.cpus as usize];
+        powered[0] = true;
         Ok(Machine {
-            cpu,
+            cpus,
+            powered,
             mem,
             code: CodeCache::new(),
             devices: Devices::new(clock, config.rtc_epoch_ns),
             layout,
             clock,
+            quantum: if config.cpus > 1 {
+                config.quantum
+            } else {
+                u64::MAX
+            },
+            now: 0,
         })
     }
 
@@ -157,12 +244,27 @@ impl Machine {
 
     /// Simulated cycles since power-on.
     pub fn cycles(&self) -> u64 {
-        self.cpu.cycles()
+        self.now
     }
 
     /// Simulated nanoseconds since power-on.
     pub fn sim_ns(&self) -> u64 {
-        self.clock.ns(self.cpu.cycles())
+        self.clock.ns(self.now)
+    }
+
+    /// Which CPUs are powered.
+    pub fn powered(&self) -> &[bool] {
+        &self.powered
+    }
+
+    /// Counters of every CPU.
+    pub fn cpu_stats(&self) -> Vec<CpuStats> {
+        self.cpus.iter().map(Cpu::stats).collect()
+    }
+
+    /// Instructions executed by all CPUs.
+    pub fn instructions(&self) -> u64 {
+        self.cpus.iter().map(|c| c.stats().instructions).sum()
     }
 
     /// Takes the bytes the guest wrote to its console.
@@ -178,47 +280,118 @@ impl Machine {
     /// Types `bytes` on the console.
     pub fn push_console_input(&mut self, bytes: &[u8]) {
         self.devices.uart.push_input(bytes);
-        self.cpu.set_irq_lines(self.devices.lines());
+        self.update_all_irq_lines();
+    }
+
+    /// Switches every CPU between fast and detailed timing.
+    pub fn set_timing_mode(&mut self, mode: TimingMode) {
+        for cpu in &mut self.cpus {
+            cpu.set_detailed_timing(mode == TimingMode::Detailed);
+        }
+        self.devices.simctl.set_mode(mode);
+    }
+
+    /// The current timing mode.
+    pub fn timing_mode(&self) -> TimingMode {
+        if self.cpus[0].detailed_timing() {
+            TimingMode::Detailed
+        } else {
+            TimingMode::Fast
+        }
+    }
+
+    /// Zeroes every statistic (a measured region starts now).
+    pub fn reset_stats(&mut self) {
+        for cpu in &mut self.cpus {
+            cpu.reset_stats();
+        }
+    }
+
+    /// Prints every instruction of every CPU to stderr (very slow).
+    pub fn set_trace_instructions(&mut self, on: bool) {
+        for cpu in &mut self.cpus {
+            cpu.trace_instructions = on;
+        }
+    }
+
+    fn update_all_irq_lines(&mut self) {
+        for (i, cpu) in self.cpus.iter_mut().enumerate() {
+            cpu.set_irq_lines(self.devices.lines_for(i as u32));
+        }
     }
 
     /// Runs for up to `cycles` simulated cycles. Returns `Some` when the
     /// simulation stopped for good.
     pub fn run_for(&mut self, cycles: u64) -> Option<Stop> {
-        let end = self.cpu.cycles().saturating_add(cycles);
-        loop {
-            let now = self.cpu.cycles();
-            if now >= end {
-                return None;
+        let end = self.now.saturating_add(cycles);
+        while self.now < end {
+            self.devices.advance_to(self.now);
+            let mut slice_end = end.min(self.now.saturating_add(self.quantum));
+            if let Some(e) = self.devices.next_event() {
+                slice_end = slice_end.min(e.max(self.now + 1));
             }
-            self.devices.advance_to(now);
-            self.cpu.set_irq_lines(self.devices.lines());
-            let until = self
-                .devices
-                .next_event()
-                .map_or(end, |e| e.clamp(now + 1, end));
-            match self
-                .cpu
-                .run(&mut self.mem, &mut self.code, &mut self.devices, until)
-            {
-                RunExit::Limit => {}
-                RunExit::Halted => {
-                    if !self.cpu.can_be_woken() {
-                        return Some(Stop::PowerOff);
+            for c in 0..self.cpus.len() {
+                if self.powered[c] {
+                    if let Some(stop) = self.run_cpu(c, slice_end) {
+                        return Some(stop);
                     }
-                    self.cpu.idle_until(until);
                 }
-                RunExit::Stop => match self.devices.exit.request() {
-                    Some(ExitRequest::Exit(status)) => return Some(Stop::Exit(status)),
-                    Some(ExitRequest::Reboot) => return Some(Stop::Reboot),
-                    None => {}
-                },
+            }
+            self.now = slice_end;
+            if self.all_stopped_for_good() {
+                return Some(Stop::PowerOff);
+            }
+        }
+        None
+    }
+
+    /// Runs CPU `c` up to cycle `until`.
+    fn run_cpu(&mut self, c: usize, until: u64) -> Option<Stop> {
+        self.devices.current_cpu = c as u32;
+        loop {
+            let lines = self.devices.lines_for(c as u32);
+            let cpu = &mut self.cpus[c];
+            cpu.set_irq_lines(lines);
+            match cpu.run(&mut self.mem, &mut self.code, &mut self.devices, until) {
+                RunExit::Limit => return None,
+                RunExit::Halted => {
+                    if !cpu.can_be_woken() {
+                        // Stopped for good unless another CPU resets it;
+                        // let its time pass with the others'.
+                        cpu.idle_until(until);
+                        return None;
+                    }
+                    cpu.idle_until(until);
+                    if cpu.cycles() >= until {
+                        return None;
+                    }
+                }
+                RunExit::Stop => {
+                    match self.devices.exit.request() {
+                        Some(ExitRequest::Exit(status)) => return Some(Stop::Exit(status)),
+                        Some(ExitRequest::Reboot) => return Some(Stop::Reboot),
+                        None => {}
+                    }
+                    while let Some(req) = self.devices.simctl.take_request() {
+                        match req {
+                            SimRequest::SetMode(mode) => self.set_timing_mode(mode),
+                            SimRequest::ResetStats => self.reset_stats(),
+                        }
+                    }
+                }
                 RunExit::Wedged { vector, cause, epc } => {
-                    return Some(Stop::Wedged { vector, cause, epc })
+                    return Some(Stop::Wedged {
+                        cpu: c as u32,
+                        vector,
+                        cause,
+                        epc,
+                    })
                 }
                 RunExit::Trap(t) => {
                     // Bare machines deliver exceptions through the vectors;
                     // a native trap here means the CPU was misconfigured.
                     return Some(Stop::Wedged {
+                        cpu: c as u32,
                         vector: t.pc,
                         cause: t.exception.code,
                         epc: t.pc,
@@ -226,5 +399,14 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// True when every powered CPU is halted with no way to be woken.
+    fn all_stopped_for_good(&self) -> bool {
+        self.cpus
+            .iter()
+            .zip(&self.powered)
+            .filter(|(_, p)| **p)
+            .all(|(c, _)| c.is_halted() && !c.can_be_woken())
     }
 }

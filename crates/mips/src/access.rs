@@ -58,7 +58,11 @@ impl Cpu {
     ) -> Result<u64, Exception> {
         let e = self.stlb.get(slot(self.privilege as usize, va));
         if e.read == va & (PAGE_MASK | (N as u64 - 1)) {
-            Ok(read_le::<N>(mem.ram(), va.wrapping_add(e.addend) as usize))
+            let off = va.wrapping_add(e.addend);
+            if self.detailed {
+                self.charge_access(bus, off, Access::Load);
+            }
+            Ok(read_le::<N>(mem.ram(), off as usize))
         } else {
             self.load_slow(mem, bus, va, N as u64)
         }
@@ -75,7 +79,11 @@ impl Cpu {
     ) -> Result<(), Exception> {
         let e = self.stlb.get(slot(self.privilege as usize, va));
         if e.write == va & (PAGE_MASK | (N as u64 - 1)) {
-            write_le::<N>(mem.ram_mut(), va.wrapping_add(e.addend) as usize, v);
+            let off = va.wrapping_add(e.addend);
+            if self.detailed {
+                self.charge_access(bus, off, Access::Store);
+            }
+            write_le::<N>(mem.ram_mut(), off as usize, v);
             Ok(())
         } else {
             self.store_slow(mem, bus, va, N as u64, v)
@@ -142,6 +150,9 @@ impl Cpu {
         let t = self.translate(va, Access::Load)?;
         if mem.contains(t.pa, size) {
             self.fill_soft_tlb(mem, va, &t);
+            if self.detailed {
+                self.charge_access(bus, t.pa, Access::Load);
+            }
             return Ok(read_le_dyn(mem.ram(), t.pa as usize, size));
         }
         let v = bus
@@ -167,6 +178,9 @@ impl Cpu {
         }
         let t = self.translate(va, Access::Store)?;
         if mem.contains(t.pa, size) {
+            if self.detailed {
+                self.charge_access(bus, t.pa, Access::Store);
+            }
             let off = t.pa as usize;
             mem.ram_mut()[off..off + size as usize]
                 .copy_from_slice(&v.to_le_bytes()[..size as usize]);
@@ -218,12 +232,14 @@ impl Cpu {
             let t = self.translate(va, Access::Store)?;
             if !mem.contains(t.pa, N as u64) {
                 // SC to device space is undefined; report a bus error.
-                let _ = bus;
                 return Err(Exception::new(ExcCode::Dbe));
             }
             self.fill_soft_tlb(mem, va, &t);
             t.pa as usize
         };
+        if self.detailed {
+            self.charge_access(bus, off as u64, Access::Store);
+        }
         if read_le::<N>(mem.ram(), off) != expected {
             return Ok(false);
         }

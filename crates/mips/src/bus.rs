@@ -21,6 +21,14 @@ pub trait Bus {
     fn stop_requested(&self) -> bool {
         false
     }
+    /// Detailed timing: the CPU accessed RAM at physical address `pa` (a
+    /// fetch is reported once per 32-byte chunk of consecutive instructions)
+    /// at cycle `cycle`; returns the stall cycles the memory system adds.
+    /// Only called while the CPU is in detailed timing mode.
+    fn mem_access(&mut self, pa: u64, kind: crate::mmu::Access, cycle: u64) -> u32 {
+        let _ = (pa, kind, cycle);
+        0
+    }
 }
 
 /// A bus with no devices: every access is a bus error, no interrupts. Useful

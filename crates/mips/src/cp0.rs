@@ -135,7 +135,7 @@ pub const XCONTEXT_PTEBASE: u64 = !((1u64 << (SEGBITS - 13 + 4 + 2)) - 1);
 
 /// The CP0 register file of one CPU. Count and Random are derived from time
 /// and TLB activity and live in the CPU.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[allow(missing_docs)]
 pub struct Cp0 {
     pub index: u64,

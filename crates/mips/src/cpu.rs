@@ -18,7 +18,7 @@ use crate::softtlb::SoftTlb;
 use crate::tlb::Tlb;
 
 /// Where exceptions go.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TrapDelivery {
     /// Through the MIPS exception vectors, updating CP0, as hardware does:
     /// the operating system runs on the bare machine.
@@ -56,7 +56,7 @@ pub enum RunExit {
 }
 
 /// Counters kept by every CPU (see [`Cpu::stats`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CpuStats {
     /// Instructions executed.
     pub instructions: u64,
@@ -70,8 +70,11 @@ pub struct CpuStats {
     pub tlb_refills: u64,
     /// Entries written with `tlbwi`/`tlbwr`.
     pub tlb_writes: u64,
-    /// Cycles by privilege level (kernel, supervisor, user), excluding idle.
+    /// Cycles by privilege level (kernel, supervisor, user), excluding idle
+    /// and memory stalls.
     pub mode_cycles: [u64; 3],
+    /// Memory stall cycles (detailed timing) by privilege level.
+    pub stall_cycles: [u64; 3],
 }
 
 /// Control flow after one instruction executed by the full interpreter
@@ -118,6 +121,10 @@ pub struct Cpu {
     /// Delay slots nullified by branch-likely instructions not taken (each
     /// takes a cycle but executes nothing).
     pub(crate) nullified: u64,
+    /// Memory stall cycles since reset (detailed timing).
+    pub(crate) stall_total: u64,
+    /// Cycle at which the statistics were last reset.
+    pub(crate) stats_since: u64,
     /// Cycle since which the current privilege level has been accounted.
     pub(crate) mode_since: u64,
     pub(crate) cpu_num: u32,
@@ -162,6 +169,9 @@ pub struct Cpu {
     /// 64-bit operations are enabled at the current privilege (kernel mode,
     /// or Status.SX / Status.UX for supervisor / user mode).
     pub(crate) ops64: bool,
+    /// Detailed timing: every memory access is reported to the bus's memory
+    /// model, which adds stall cycles.
+    pub(crate) detailed: bool,
     pub(crate) stlb: SoftTlb,
     pub(crate) code_epoch: u64,
     /// Address of the instruction executing on a slow path (set by the full
@@ -193,6 +203,8 @@ impl Cpu {
             stats: CpuStats::default(),
             exception_cycles: 0,
             nullified: 0,
+            stall_total: 0,
+            stats_since: 0,
             mode_since: 0,
             cpu_num,
             delivery: TrapDelivery::Vectors,
@@ -218,6 +230,7 @@ impl Cpu {
             stop_requested: false,
             privilege: Privilege::Kernel,
             ops64: true,
+            detailed: false,
             stlb: SoftTlb::default(),
             code_epoch: 0,
             block_pc: 0,
@@ -356,10 +369,32 @@ impl Cpu {
         }
     }
 
-    /// The careful executor traces instructions and checks that 64-bit
-    /// operations are enabled; the fast one does neither.
+    /// The careful executor traces instructions, checks that 64-bit
+    /// operations are enabled and reports memory accesses for detailed
+    /// timing; the fast one does none of these.
     fn needs_careful_loop(&self) -> bool {
-        self.trace_instructions || !self.ops64
+        self.trace_instructions || !self.ops64 || self.detailed
+    }
+
+    /// Switches between fast (one cycle per instruction) and detailed timing
+    /// (memory accesses reported to [`Bus::mem_access`], which adds stalls).
+    pub fn set_detailed_timing(&mut self, on: bool) {
+        self.detailed = on;
+        self.force_check();
+    }
+
+    /// True in detailed timing mode.
+    pub fn detailed_timing(&self) -> bool {
+        self.detailed
+    }
+
+    /// Adds the memory model's stall for an access to `pa` (detailed timing).
+    #[cold]
+    pub(crate) fn charge_access(&mut self, bus: &mut dyn Bus, pa: u64, kind: crate::mmu::Access) {
+        let stall = bus.mem_access(pa, kind, self.now(self.cur_pc)) as u64;
+        self.cycles += stall;
+        self.stats.stall_cycles[self.privilege as usize] += stall;
+        self.stall_total += stall;
     }
 
     /// Runs blocks until `run` must return (`Some`) or the other executor
@@ -491,11 +526,20 @@ impl Cpu {
         let instrs = &block.instrs[..];
         let n = instrs.len();
         let mut i = 0;
+        let mut fetched_chunk = u64::MAX;
         while i < n {
             let pc = base.wrapping_add((i as u64) << 2);
             let ins = &instrs[i];
             if self.trace_instructions {
                 self.trace(pc, ins);
+            }
+            if self.detailed {
+                let pa = block.pa + ((i as u64) << 2);
+                if pa >> 5 != fetched_chunk {
+                    fetched_chunk = pa >> 5;
+                    self.cur_pc = pc;
+                    self.charge_access(x.bus, pa, crate::mmu::Access::Fetch);
+                }
             }
             let flow = match self.step(ins, pc, x.mem, x.bus) {
                 Ok(flow) => flow,
@@ -605,12 +649,26 @@ impl Cpu {
         self.cycles += n as u64;
     }
 
+    /// Zeroes the counters (a measured region starts now).
+    pub fn reset_stats(&mut self) {
+        self.stats = CpuStats::default();
+        self.exception_cycles = 0;
+        self.nullified = 0;
+        self.stall_total = 0;
+        self.stats_since = self.cycles;
+        self.mode_since = self.cycles;
+    }
+
     /// A snapshot of the CPU's counters.
     pub fn stats(&self) -> CpuStats {
         let mut s = self.stats.clone();
-        s.cycles = self.cycles;
-        s.instructions = self.cycles - s.idle_cycles - self.exception_cycles - self.nullified;
+        s.cycles = self.cycles - self.stats_since;
+        s.instructions =
+            s.cycles - s.idle_cycles - self.exception_cycles - self.nullified - self.stall_total;
         s.mode_cycles[self.privilege as usize] += self.cycles - self.mode_since;
+        for (m, st) in s.mode_cycles.iter_mut().zip(s.stall_cycles) {
+            *m -= st;
+        }
         s
     }
 
@@ -773,5 +831,134 @@ impl Cpu {
         let count = self.count_at(self.cycles);
         self.cycles = cycles;
         self.write_count(count, cycles);
+    }
+}
+
+/// Everything about a CPU that a checkpoint must keep: architectural state,
+/// time and counters. Translation caches and decoded code are not part of it;
+/// they are rebuilt after a restore without changing what software sees.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[allow(missing_docs)]
+pub struct CpuState {
+    pub cpu_num: u32,
+    pub gpr: Vec<u64>,
+    pub hi: u64,
+    pub lo: u64,
+    pub pc: u64,
+    pub cp0: Cp0,
+    pub fpu: Fpu,
+    pub tlb: Vec<crate::tlb::TlbEntry>,
+    pub delivery: TrapDelivery,
+    pub cycles: u64,
+    pub timer_deadline: u64,
+    pub count_offset: u32,
+    pub random: u32,
+    pub hw_lines: u8,
+    pub timer_ip: u8,
+    pub ll_bit: bool,
+    pub ll_va: u64,
+    pub ll_value: u64,
+    pub halted: bool,
+    pub delay_target: Option<u64>,
+    pub last_vector: u64,
+    pub detailed: bool,
+    pub stats: CpuStats,
+    pub exception_cycles: u64,
+    pub nullified: u64,
+    pub stall_total: u64,
+    pub stats_since: u64,
+    pub mode_since: u64,
+}
+
+/// A checkpoint that does not describe a valid CPU.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid CPU state in checkpoint: {0}")]
+pub struct BadCpuState(&'static str);
+
+impl Cpu {
+    /// The CPU's state, for a checkpoint. Only valid between calls to
+    /// [`Cpu::run`] (no exception is waiting for native delivery then, as
+    /// `run` returns it).
+    pub fn save_state(&self) -> CpuState {
+        CpuState {
+            cpu_num: self.cpu_num,
+            gpr: self.gpr.to_vec(),
+            hi: self.hi,
+            lo: self.lo,
+            pc: self.pc,
+            cp0: self.cp0.clone(),
+            fpu: self.fpu.clone(),
+            tlb: self.tlb.entries().to_vec(),
+            delivery: self.delivery,
+            cycles: self.cycles,
+            timer_deadline: self.timer_deadline,
+            count_offset: self.count_offset,
+            random: self.random,
+            hw_lines: self.hw_lines,
+            timer_ip: self.timer_ip,
+            ll_bit: self.ll_bit,
+            ll_va: self.ll_va,
+            ll_value: self.ll_value,
+            halted: self.halted,
+            delay_target: self.delay_target,
+            last_vector: self.last_vector,
+            detailed: self.detailed,
+            stats: self.stats.clone(),
+            exception_cycles: self.exception_cycles,
+            nullified: self.nullified,
+            stall_total: self.stall_total,
+            stats_since: self.stats_since,
+            mode_since: self.mode_since,
+        }
+    }
+
+    /// A CPU in the state `s` saved by [`Cpu::save_state`].
+    pub fn from_state(s: CpuState) -> Result<Cpu, BadCpuState> {
+        let gpr: [u64; 32] = s
+            .gpr
+            .try_into()
+            .map_err(|_| BadCpuState("not 32 registers"))?;
+        if s.tlb.len() != TLB_ENTRIES {
+            return Err(BadCpuState("wrong number of TLB entries"));
+        }
+        if gpr[0] != 0 {
+            return Err(BadCpuState("register $0 is not zero"));
+        }
+        let mut cpu = Cpu::new(s.cpu_num);
+        cpu.gpr = gpr;
+        cpu.hi = s.hi;
+        cpu.lo = s.lo;
+        cpu.pc = s.pc;
+        cpu.cp0 = s.cp0;
+        cpu.fpu = s.fpu;
+        for (i, e) in s.tlb.into_iter().enumerate() {
+            cpu.tlb.write(i, e);
+        }
+        cpu.delivery = s.delivery;
+        cpu.cycles = s.cycles;
+        cpu.timer_deadline = s.timer_deadline;
+        cpu.count_offset = s.count_offset;
+        cpu.random = s.random % TLB_ENTRIES as u32;
+        cpu.hw_lines = s.hw_lines;
+        cpu.timer_ip = s.timer_ip & 7;
+        cpu.ll_bit = s.ll_bit;
+        cpu.ll_va = s.ll_va;
+        cpu.ll_value = s.ll_value;
+        cpu.halted = s.halted;
+        cpu.delay_target = s.delay_target;
+        cpu.last_vector = s.last_vector;
+        cpu.detailed = s.detailed;
+        cpu.stats = s.stats;
+        cpu.exception_cycles = s.exception_cycles;
+        cpu.nullified = s.nullified;
+        cpu.stall_total = s.stall_total;
+        cpu.stats_since = s.stats_since;
+        cpu.mode_since = s.mode_since;
+        // Derived state: privilege level, 64-bit enable, pending interrupts.
+        cpu.privilege = Privilege::from_status(cpu.cp0.status);
+        cpu.set_privilege();
+        cpu.update_interrupts();
+        cpu.force_check();
+        Ok(cpu)
     }
 }

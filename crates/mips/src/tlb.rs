@@ -3,7 +3,7 @@
 use crate::cp0::{ENTRYHI_MASK, ENTRYLO_MASK, PAGEMASK_MASK, TLB_ENTRIES};
 
 /// One JTLB entry: a pair of pages (even, odd) of the same size.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TlbEntry {
     /// PageMask (bits 28:13 set for pages larger than 4 KiB).
     pub pagemask: u64,

@@ -33,7 +33,7 @@ pub const FIR: u32 = (1 << 22) | (1 << 21) | (1 << 20) | (1 << 17) | (1 << 16);
 pub const FCSR_WRITABLE: u32 = 0xff83_ffff;
 
 /// Architectural state of the FPU.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fpu {
     /// Floating-point registers (see the module docs for the FR=0 layout).
     pub fpr: [u64; 32],

@@ -14,6 +14,8 @@ pub mod board;
 pub mod boot;
 /// Cycles and simulated time.
 pub mod clock;
+/// The MIPS Coherent Processing System: CM GCRs, CPC and GIC.
+pub mod cps;
 /// The memory-mapped device interface.
 pub mod device;
 /// ELF64 little-endian MIPS kernel parsing.

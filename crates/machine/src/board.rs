@@ -1,15 +1,37 @@
 //! The board's device bus: decodes physical addresses in the device window,
 //! forwards accesses to the device models and collects interrupt lines.
+//!
+//! On a multiprocessor the Coherence Manager, CPC and GIC are present; device
+//! interrupt lines then feed GIC shared interrupts and each CPU's lines are
+//! the GIC's pins for that CPU. On a uniprocessor device lines go straight to
+//! CPU 0's interrupt inputs.
 
 use mips::{Bus, BusError};
 
 use crate::clock::Clock;
+use crate::cps::{Cps, CpsConfigError, CpuMmioDevice, Gic, DEFAULT_SHARED_IRQS};
 use crate::device::MmioDevice;
 use crate::exitdev::{ExitDevice, EXIT_DEVICE_WINDOW_SIZE};
-use crate::layout::{EXIT_BASE, RTC_BASE, RTC_IRQ, SIMCTL_BASE, UART_BASE, UART_IRQ};
+use crate::layout::{
+    CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GIC_BASE, GIC_WINDOW, RTC_BASE, RTC_IRQ,
+    SIMCTL_BASE, UART_BASE, UART_IRQ,
+};
 use crate::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
 use crate::simctl::{SimCtl, TimingMode, SIMCTL_WINDOW_SIZE};
 use crate::uart::{Uart, UART_WINDOW_SIZE};
+
+/// GCR window: the registers only (Linux 6.1 maps no L2-only sync page with
+/// the reset value the Coherence Manager model reports).
+const GCR_WINDOW: u64 = 0x8000;
+
+/// The multiprocessor's interrupt and power controllers.
+#[derive(Debug)]
+pub struct CpsDevices {
+    /// Coherence Manager GCRs and Cluster Power Controller.
+    pub cps: Cps,
+    /// Global Interrupt Controller.
+    pub gic: Gic,
+}
 
 /// The devices of one machine.
 #[derive(Debug)]
@@ -22,76 +44,141 @@ pub struct Devices {
     pub rtc: GoldfishRtc,
     /// Simulation control (timing mode, statistics).
     pub simctl: SimCtl,
+    /// CPS devices, on a multiprocessor.
+    pub smp: Option<CpsDevices>,
     /// The CPU whose accesses the bus is serving (the machine sets it before
     /// running each CPU).
     pub current_cpu: u32,
     clock: Clock,
 }
 
-/// Which device a physical address selects, and the offset within it.
+/// Which device a physical address selects.
 enum Target {
     Uart,
     Exit,
     Rtc,
     SimCtl,
+    Gcr,
+    Cpc,
+    Gic,
 }
 
 impl Devices {
-    /// The standard device set. `rtc_epoch_ns` is the wall-clock time (ns since
-    /// 1970) the RTC shows at simulated time zero.
-    pub fn new(clock: Clock, rtc_epoch_ns: u64) -> Self {
-        Devices {
+    /// The standard device set for `cpus` CPUs. `rtc_epoch_ns` is the
+    /// wall-clock time (ns since 1970) the RTC shows at simulated time zero.
+    pub fn new(clock: Clock, rtc_epoch_ns: u64, cpus: u32) -> Result<Self, CpsConfigError> {
+        let smp = if cpus > 1 {
+            Some(CpsDevices {
+                cps: Cps::new(cpus, GCR_BASE, CPC_BASE, GIC_BASE)?,
+                gic: Gic::new(cpus, DEFAULT_SHARED_IRQS)?,
+            })
+        } else {
+            None
+        };
+        Ok(Devices {
             uart: Uart::new(),
             exit: ExitDevice::new(),
             rtc: GoldfishRtc::new(rtc_epoch_ns),
             simctl: SimCtl::new(TimingMode::Fast),
+            smp,
             current_cpu: 0,
             clock,
-        }
+        })
     }
 
-    fn decode(pa: u64) -> Option<(Target, u64)> {
+    fn decode(&self, pa: u64) -> Option<(Target, u64)> {
         let within = |base: u64, size: u64| pa.checked_sub(base).filter(|off| *off < size);
-        if let Some(off) = within(UART_BASE, UART_WINDOW_SIZE) {
-            return Some((Target::Uart, off));
+        let simple = [
+            (Target::Uart, UART_BASE, UART_WINDOW_SIZE),
+            (Target::Exit, EXIT_BASE, EXIT_DEVICE_WINDOW_SIZE),
+            (Target::Rtc, RTC_BASE, RTC_WINDOW_SIZE),
+            (Target::SimCtl, SIMCTL_BASE, SIMCTL_WINDOW_SIZE),
+        ];
+        for (t, base, size) in simple {
+            if let Some(off) = within(base, size) {
+                return Some((t, off));
+            }
         }
-        if let Some(off) = within(EXIT_BASE, EXIT_DEVICE_WINDOW_SIZE) {
-            return Some((Target::Exit, off));
-        }
-        if let Some(off) = within(RTC_BASE, RTC_WINDOW_SIZE) {
-            return Some((Target::Rtc, off));
-        }
-        within(SIMCTL_BASE, SIMCTL_WINDOW_SIZE).map(|off| (Target::SimCtl, off))
+        self.smp.as_ref()?;
+        let cps = [
+            (Target::Gcr, GCR_BASE, GCR_WINDOW),
+            (Target::Cpc, CPC_BASE, CPC_WINDOW),
+            (Target::Gic, GIC_BASE, GIC_WINDOW),
+        ];
+        cps.into_iter()
+            .find_map(|(t, base, size)| within(base, size).map(|off| (t, off)))
     }
 
-    fn device(&mut self, t: Target) -> &mut dyn MmioDevice {
-        match t {
+    fn device(&mut self, t: &Target) -> Option<&mut dyn MmioDevice> {
+        Some(match t {
             Target::Uart => &mut self.uart,
             Target::Exit => &mut self.exit,
             Target::Rtc => &mut self.rtc,
             Target::SimCtl => &mut self.simctl,
+            _ => return None,
+        })
+    }
+
+    fn access(
+        &mut self,
+        pa: u64,
+        size: u8,
+        write: Option<u64>,
+        cycle: u64,
+    ) -> Result<u64, BusError> {
+        let now = self.clock.ns(cycle);
+        let cpu = self.current_cpu;
+        let (t, off) = self.decode(pa).ok_or(BusError)?;
+        let r = if let Some(dev) = self.device(&t) {
+            let r = match write {
+                Some(v) => dev.write(off, size, v, now).map(|()| 0),
+                None => dev.read(off, size, now),
+            };
+            tracing::trace!(target: "machine::dev", "{} {} +{off:#x} {write:x?} -> {r:x?}", dev.name(), size * 8);
+            r
+        } else {
+            let smp = self.smp.as_mut().ok_or(BusError)?;
+            let r = match (t, write) {
+                (Target::Gcr, Some(v)) => smp.cps.gcr_write(cpu, off, size, v, now).map(|()| 0),
+                (Target::Gcr, None) => smp.cps.gcr_read(cpu, off, size, now),
+                (Target::Cpc, Some(v)) => smp.cps.cpc_write(cpu, off, size, v, now).map(|()| 0),
+                (Target::Cpc, None) => smp.cps.cpc_read(cpu, off, size, now),
+                (_, Some(v)) => smp.gic.write(cpu, off, size, v, now).map(|()| 0),
+                (_, None) => smp.gic.read(cpu, off, size, now),
+            };
+            tracing::trace!(target: "machine::dev", "cps cpu{cpu} {pa:#x} {write:x?} -> {r:x?}");
+            r
+        };
+        self.sync_gic_inputs();
+        r.map_err(|_| BusError)
+    }
+
+    /// Feeds the device interrupt lines into the GIC (multiprocessor).
+    fn sync_gic_inputs(&mut self) {
+        let (uart, rtc) = (self.uart.irq_level(), self.rtc.irq_level());
+        if let Some(smp) = &mut self.smp {
+            smp.gic.set_shared_level(UART_IRQ, uart);
+            smp.gic.set_shared_level(RTC_IRQ, rtc);
         }
     }
 
     /// Interrupt lines of CPU `cpu` in Cause.IP layout (bit n = IPn).
     pub fn lines_for(&self, cpu: u32) -> u8 {
-        if cpu == 0 {
-            self.lines()
-        } else {
-            0
+        match &self.smp {
+            // GIC pin p drives Cause.IP(p + 2).
+            Some(smp) => smp.gic.cpu_pins(cpu) << 2,
+            None if cpu == 0 => {
+                let mut lines = 0u8;
+                if self.uart.irq_level() {
+                    lines |= 1 << UART_IRQ;
+                }
+                if self.rtc.irq_level() {
+                    lines |= 1 << RTC_IRQ;
+                }
+                lines
+            }
+            None => 0,
         }
-    }
-
-    /// Interrupt lines in Cause.IP layout (bit n = IPn).
-    pub fn lines(&self) -> u8 {
-        let mut lines = 0u8;
-        if self.uart.irq_level() {
-            lines |= 1 << UART_IRQ;
-        }
-        if self.rtc.irq_level() {
-            lines |= 1 << RTC_IRQ;
-        }
-        lines
     }
 
     /// Cycle of the next time-driven device event (RTC alarm), if any.
@@ -102,25 +189,23 @@ impl Devices {
     /// Lets time-driven devices catch up to cycle `cycle`.
     pub fn advance_to(&mut self, cycle: u64) {
         self.rtc.advance_to(self.clock.ns(cycle));
+        self.sync_gic_inputs();
+    }
+
+    /// Types `bytes` on the console.
+    pub fn push_console_input(&mut self, bytes: &[u8]) {
+        self.uart.push_input(bytes);
+        self.sync_gic_inputs();
     }
 }
 
 impl Bus for Devices {
     fn read(&mut self, pa: u64, size: u8, cycle: u64) -> Result<u64, BusError> {
-        let now = self.clock.ns(cycle);
-        let (t, off) = Self::decode(pa).ok_or(BusError)?;
-        let dev = self.device(t);
-        let r = dev.read(off, size, now).map_err(|_| BusError);
-        tracing::trace!(target: "machine::dev", "{} read{} +{:#x} -> {:x?}", dev.name(), size * 8, off, r);
-        r
+        self.access(pa, size, None, cycle)
     }
 
     fn write(&mut self, pa: u64, size: u8, value: u64, cycle: u64) -> Result<(), BusError> {
-        let now = self.clock.ns(cycle);
-        let (t, off) = Self::decode(pa).ok_or(BusError)?;
-        let dev = self.device(t);
-        tracing::trace!(target: "machine::dev", "{} write{} +{:#x} <- {:#x}", dev.name(), size * 8, off, value);
-        dev.write(off, size, value, now).map_err(|_| BusError)
+        self.access(pa, size, Some(value), cycle).map(|_| ())
     }
 
     fn irq_lines(&mut self) -> u8 {
@@ -128,7 +213,9 @@ impl Bus for Devices {
     }
 
     fn stop_requested(&self) -> bool {
-        self.exit.request().is_some() || self.simctl.has_request()
+        self.exit.request().is_some()
+            || self.simctl.has_request()
+            || self.smp.as_ref().is_some_and(|s| s.cps.has_events())
     }
 }
 
@@ -137,32 +224,34 @@ mod tests {
     use super::*;
     use crate::exitdev::ExitRequest;
 
-    fn devices() -> Devices {
-        Devices::new(Clock::new(400_000_000), 0)
+    fn devices(cpus: u32) -> Devices {
+        Devices::new(Clock::new(400_000_000), 0, cpus).unwrap()
     }
 
     #[test]
     fn unmapped_addresses_are_bus_errors() {
-        let mut d = devices();
+        let mut d = devices(1);
         assert_eq!(d.read(UART_BASE - 1, 1, 0), Err(BusError));
         assert_eq!(d.read(UART_BASE + 0x800, 1, 0), Err(BusError));
         assert_eq!(d.write(0x1234, 4, 0, 0), Err(BusError));
+        // No CPS devices on a uniprocessor.
+        assert_eq!(d.read(GIC_BASE, 4, 0), Err(BusError));
     }
 
     #[test]
     fn uart_output_and_interrupt_line() {
-        let mut d = devices();
+        let mut d = devices(1);
         d.write(UART_BASE, 1, b'A' as u64, 0).unwrap();
         assert_eq!(d.uart.take_output(), b"A");
-        assert_eq!(d.lines(), 0);
+        assert_eq!(d.lines_for(0), 0);
         // Enable the transmitter-empty interrupt: line IP2 rises.
         d.write(UART_BASE + 1, 1, 0x02, 0).unwrap();
-        assert_eq!(d.lines(), 1 << UART_IRQ);
+        assert_eq!(d.lines_for(0), 1 << UART_IRQ);
     }
 
     #[test]
     fn exit_register_requests_a_stop() {
-        let mut d = devices();
+        let mut d = devices(1);
         assert!(!d.stop_requested());
         d.write(EXIT_BASE, 4, 3, 0).unwrap();
         assert!(d.stop_requested());
@@ -171,10 +260,35 @@ mod tests {
 
     #[test]
     fn rtc_reads_simulated_time() {
-        let mut d = devices();
+        let mut d = devices(1);
         // One simulated second is 400M cycles.
         let lo = d.read(RTC_BASE, 4, 400_000_000).unwrap();
         let hi = d.read(RTC_BASE + 4, 4, 400_000_000).unwrap();
         assert_eq!((hi << 32) | lo, 1_000_000_000);
+    }
+
+    #[test]
+    fn multiprocessor_uart_interrupt_reaches_the_cpu_the_gic_routes_it_to() {
+        let mut d = devices(4);
+        d.current_cpu = 0;
+        // GIC: shared interrupt UART_IRQ to pin 0 of VP 2, level high, enabled.
+        let map_pin = 0x500 + 4 * UART_IRQ as u64;
+        let map_vp = 0x2000 + 0x20 * UART_IRQ as u64;
+        d.write(GIC_BASE + map_pin, 4, 0x8000_0000, 0).unwrap();
+        d.write(GIC_BASE + map_vp, 4, 1 << 2, 0).unwrap();
+        d.write(GIC_BASE + 0x380, 4, 1 << UART_IRQ, 0).unwrap(); // SMASK
+        assert_eq!(d.lines_for(2), 0);
+        d.write(UART_BASE + 1, 1, 0x02, 0).unwrap(); // THRE interrupt on
+        assert_eq!(d.lines_for(2), 1 << 2, "IP2 of CPU 2");
+        assert_eq!(d.lines_for(0), 0);
+    }
+
+    #[test]
+    fn gcr_reports_the_cores_to_the_accessing_cpu() {
+        let mut d = devices(4);
+        d.current_cpu = 3;
+        // GCR_CONFIG.PCORES = cores - 1; GCR_CL_ID = the accessing core.
+        assert_eq!(d.read(GCR_BASE, 4, 0).unwrap() & 0xff, 3);
+        assert_eq!(d.read(GCR_BASE + 0x2028, 4, 0).unwrap(), 3);
     }
 }

@@ -493,9 +493,13 @@ impl Writer {
             self.reg(base, size)?;
             self.fdt.end_node(memory)?;
         }
-        self.interrupt_controller()?;
-        if let Some(cps) = &desc.cps {
-            self.cps(cps)?;
+        match &desc.cps {
+            Some(cps) => self.cps(cps)?,
+            // With a GIC there is no CPU interrupt-controller node: it would
+            // inherit the GIC as parent and be initialised after the GIC,
+            // whose chained handler needs the CPU's IRQ domain first. Linux
+            // then registers the CPU controller itself (as on Boston).
+            None => self.interrupt_controller()?,
         }
         if let Some(uart) = &desc.uart {
             self.uart(uart)?;
@@ -828,6 +832,7 @@ mod tests {
             rtc: Some((0x1f02_0000, 3)),
             chosen_extra: vec![("disco,exec".into(), "/bin/true".into())],
             kaslr_seed: Some(0x0123_4567_89ab_cdef),
+            cps: None,
         }
     }
 
@@ -947,6 +952,48 @@ mod tests {
         assert_eq!(tree.string("/cpu-clock", "compatible"), "fixed-clock");
         assert_eq!(tree.u32("/cpu-clock", "#clock-cells"), 0);
         assert_eq!(tree.u32("/cpu-clock", "clock-frequency"), 200_000_000);
+    }
+
+    #[test]
+    fn multiprocessor_boards_route_device_interrupts_through_the_gic() {
+        let mut desc = full_board();
+        desc.cpus = 4;
+        desc.cps = Some(CpsNodes {
+            gic: (0x1612_0000, 0x2_0000),
+            cpc: (0x1620_0000, 0x8000),
+        });
+        let tree = build(&desc);
+        let gic = tree.by_phandle(tree.u32("/", "interrupt-parent"));
+        assert_eq!(gic, "/interrupt-controller@16120000");
+        assert_eq!(tree.string(&gic, "compatible"), "mti,gic");
+        assert_eq!(tree.u32(&gic, "#interrupt-cells"), 3);
+        assert!(tree.has_prop(&gic, "interrupt-controller"));
+        assert_eq!(tree.cells(&gic, "reg"), [0x1612_0000, 0x2_0000]);
+        assert_eq!(tree.string("/cpc@16200000", "compatible"), "mti,mips-cpc");
+        assert!(
+            !tree.has("/interrupt-controller"),
+            "no CPU interrupt-controller node"
+        );
+        // Shared interrupt 2, level high.
+        assert_eq!(tree.cells("/serial@1f000000", "interrupts"), [0, 2, 4]);
+        assert_eq!(tree.cells("/rtc@1f020000", "interrupts"), [0, 3, 4]);
+    }
+
+    #[test]
+    fn gic_device_interrupts_must_stay_below_the_ipis() {
+        let mut desc = full_board();
+        desc.cps = Some(CpsNodes {
+            gic: (0x1612_0000, 0x2_0000),
+            cpc: (0x1620_0000, 0x8000),
+        });
+        desc.rtc = Some((0x1f02_0000, 40));
+        assert!(matches!(
+            build_fdt(&desc),
+            Err(FdtError::BadIrq {
+                device: "rtc",
+                irq: 40
+            })
+        ));
     }
 
     #[test]

@@ -14,11 +14,12 @@ use thiserror::Error;
 use crate::board::Devices;
 use crate::boot::{self, BootError, BootLayout};
 use crate::clock::Clock;
+use crate::cps::CpsEvent;
 use crate::exitdev::ExitRequest;
 use crate::fdt::{BoardDescription, CpsNodes, UartNode};
 use crate::layout::{
-    CPC_BASE, CPC_WINDOW, EXIT_BASE, GIC_BASE, GIC_WINDOW, MAX_RAM, MIN_RAM, RTC_BASE, RTC_IRQ,
-    UART_BASE, UART_CLOCK_HZ, UART_IRQ,
+    CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GIC_BASE, GIC_WINDOW, MAX_RAM, MIN_RAM, RTC_BASE,
+    RTC_IRQ, UART_BASE, UART_CLOCK_HZ, UART_IRQ,
 };
 use crate::simctl::{SimRequest, TimingMode};
 use crate::uart::UART_WINDOW_SIZE;
@@ -151,6 +152,17 @@ pub struct Machine {
     now: u64,
 }
 
+/// A CPU in its reset state; on a multiprocessor it reports the Coherence
+/// Manager (Config3.CMGCR and CMGCRBase), as every core of a CPS does.
+fn new_cpu(n: u32, smp: bool) -> Cpu {
+    let mut cpu = Cpu::new(n);
+    if smp {
+        cpu.cp0.config3 |= mips::cp0::CONFIG3_CMGCR;
+        cpu.cp0.cmgcrbase = GCR_BASE >> 4;
+    }
+    cpu
+}
+
 fn check_topology(config: &MachineConfig) -> Result<(), MachineError> {
     let err = |m: String| Err(MachineError::Topology(m));
     if !(1..=MAX_CPUS).contains(&config.cpus) {
@@ -216,7 +228,10 @@ impl Machine {
             }),
         };
         let layout = boot::load(&mut mem, &config.kernel, config.initrd.as_deref(), desc)?;
-        let mut cpus: Vec<Cpu> = (0..config.cpus).map(Cpu::new).collect();
+        let devices = Devices::new(clock, config.rtc_epoch_ns, config.cpus)
+            .map_err(|e| MachineError::Topology(e.to_string()))?;
+        let smp = config.cpus > 1;
+        let mut cpus: Vec<Cpu> = (0..config.cpus).map(|n| new_cpu(n, smp)).collect();
         boot::uhi_handoff(&mut cpus[0], &layout);
         let mut powered = vec![false; config.cpus as usize];
         powered[0] = true;
@@ -225,7 +240,7 @@ impl Machine {
             powered,
             mem,
             code: CodeCache::new(),
-            devices: Devices::new(clock, config.rtc_epoch_ns),
+            devices,
             layout,
             clock,
             quantum: if config.cpus > 1 {
@@ -279,7 +294,7 @@ impl Machine {
 
     /// Types `bytes` on the console.
     pub fn push_console_input(&mut self, bytes: &[u8]) {
-        self.devices.uart.push_input(bytes);
+        self.devices.push_console_input(bytes);
         self.update_all_irq_lines();
     }
 
@@ -378,6 +393,7 @@ impl Machine {
                             SimRequest::ResetStats => self.reset_stats(),
                         }
                     }
+                    self.apply_cps_events(c);
                 }
                 RunExit::Wedged { vector, cause, epc } => {
                     return Some(Stop::Wedged {
@@ -396,6 +412,41 @@ impl Machine {
                         cause: t.exception.code,
                         epc: t.pc,
                     });
+                }
+            }
+        }
+    }
+
+    /// Starts and stops cores as the CPC (or GCR) asked while CPU `by` ran;
+    /// a started core begins at the time of the request.
+    fn apply_cps_events(&mut self, by: usize) {
+        let Some(smp) = &mut self.devices.smp else {
+            return;
+        };
+        let at = self.cpus[by].cycles();
+        // Cores of a CPS count time from one reference clock: a core that
+        // powers up sees the Count the others see (QEMU models it so too).
+        // Linux's counter synchronisation then only fine-tunes.
+        let count = self.cpus[by].count();
+        for event in smp.cps.take_events() {
+            match event {
+                CpsEvent::StartCore { core, reset_pc } => {
+                    let Some(slot) = self.cpus.get_mut(core as usize) else {
+                        continue;
+                    };
+                    let mut cpu = new_cpu(core, true);
+                    cpu.pc = reset_pc;
+                    cpu.trace_instructions = slot.trace_instructions;
+                    cpu.set_detailed_timing(slot.detailed_timing());
+                    cpu.start_at(at, count);
+                    *slot = cpu;
+                    self.powered[core as usize] = true;
+                    tracing::debug!(target: "machine::smp", "CPU {core} starts at {reset_pc:#x} (cycle {at})");
+                }
+                CpsEvent::StopCore { core } => {
+                    if let Some(p) = self.powered.get_mut(core as usize) {
+                        *p = false;
+                    }
                 }
             }
         }

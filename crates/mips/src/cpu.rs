@@ -826,11 +826,18 @@ impl Cpu {
         self.update_interrupts();
     }
 
-    /// Sets the CPU's cycle counter (checkpoint restore, multiprocessor start).
-    pub fn set_cycles(&mut self, cycles: u64) {
-        let count = self.count_at(self.cycles);
+    /// Starts a CPU that has not run yet (a core powered on) at cycle
+    /// `cycles` with CP0 Count = `count`; its statistics start there.
+    pub fn start_at(&mut self, cycles: u64, count: u32) {
         self.cycles = cycles;
+        self.stats_since = cycles;
+        self.mode_since = cycles;
         self.write_count(count, cycles);
+    }
+
+    /// Current value of CP0 Count.
+    pub fn count(&self) -> u32 {
+        self.count_at(self.cycles)
     }
 }
 

@@ -28,6 +28,8 @@ pub mod layout;
 pub mod machine;
 /// The Goldfish real-time clock.
 pub mod rtc;
+/// The detailed memory-timing model: caches, coherence, NUMA latency, miss counters.
+pub mod timing;
 /// The NS16550A UART console.
 pub mod uart;
 

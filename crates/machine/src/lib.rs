@@ -32,6 +32,8 @@ pub mod machine;
 pub mod rtc;
 /// The simulation-control device (timing mode, statistics).
 pub mod simctl;
+/// The detailed memory-timing model: caches, coherence, NUMA latency, miss counters.
+pub mod timing;
 /// The NS16550A UART console.
 pub mod uart;
 

@@ -18,7 +18,7 @@ pub struct Cli {
 pub enum Command {
     /// Boot a kernel on the simulated machine (default: the Debian guest,
     /// fetched if missing) and attach its console, or run one command.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Fetch and build the default Debian guest images into the cache.
     Fetch {
         /// Fetch again even if the images are cached.
@@ -30,15 +30,23 @@ pub enum Command {
 /// Options of `disco run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Machine configuration file (TOML); the options below override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// RAM size, e.g. 512M or 1G (suffixes K, M, G; plain numbers are bytes).
-    #[arg(long, value_name = "SIZE", default_value = "512M", value_parser = crate::size::parse_size)]
-    pub mem: u64,
+    /// Default 512M.
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub mem: Option<u64>,
     /// Kernel to boot: an ELF64 little-endian MIPS image (default: Debian's).
     #[arg(long, value_name = "PATH")]
     pub kernel: Option<PathBuf>,
     /// Initramfs to pass to the kernel (default: the one built for Debian's busybox).
     #[arg(long, value_name = "PATH")]
     pub initrd: Option<PathBuf>,
+    /// Put a host file into the guest (repeatable): HOST[:GUEST], the guest
+    /// path defaulting to /bin/<file name>. Needs an initrd.
+    #[arg(long = "add", value_name = "HOST[:GUEST]", value_parser = crate::addfiles::parse_add)]
+    pub add: Vec<crate::addfiles::AddedFile>,
     /// Extra kernel command-line arguments, appended to the defaults.
     #[arg(long, value_name = "ARGS")]
     pub append: Option<String>,
@@ -46,17 +54,17 @@ pub struct RunArgs {
     /// its output is streamed and disco exits with its exit status.
     #[arg(long, value_name = "SHELL COMMAND")]
     pub exec: Option<String>,
-    /// CPU clock in MHz (CP0 Count runs at half this rate).
-    #[arg(long, value_name = "MHZ", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..=4000))]
-    pub cpu_mhz: u32,
+    /// CPU clock in MHz (CP0 Count runs at half this rate). Default 400.
+    #[arg(long, value_name = "MHZ", value_parser = clap::value_parser!(u32).range(1..=4000))]
+    pub cpu_mhz: Option<u32>,
     /// Trace events to stderr, comma-separated: exc (exceptions), tlb (TLB
     /// writes), dev (device accesses), mmio (CPU device accesses), insn (every
     /// instruction; very slow).
     #[arg(long, value_name = "EVENTS", value_delimiter = ',')]
     pub trace: Vec<TraceEvent>,
-    /// Number of CPUs (1..=16).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub cpus: u32,
+    /// Number of CPUs (1..=16). Default 1.
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
     /// Number of NUMA nodes (default: one per CPU, as on FLASH).
     #[arg(long, value_name = "M")]
     pub nodes: Option<u32>,
@@ -64,14 +72,21 @@ pub struct RunArgs {
     /// giving each node one consecutive range.
     #[arg(long)]
     pub interleave: bool,
-    /// Cycles each CPU runs before the next takes its turn.
-    #[arg(long, value_name = "CYCLES", default_value_t = 10_000)]
-    pub quantum: u64,
-    /// Timing mode to start in: fast (one cycle per instruction) or detailed
-    /// (caches, coherence, NUMA latency). The guest can switch with the
-    /// simulation-control device.
-    #[arg(long, value_name = "MODE", default_value = "fast")]
-    pub timing: TimingArg,
+    /// Cycles each CPU runs before the next takes its turn. Default 10000.
+    #[arg(long, value_name = "CYCLES")]
+    pub quantum: Option<u64>,
+    /// Timing mode to start in: fast (one cycle per instruction, the
+    /// default) or detailed (caches, coherence, NUMA latency). The guest can
+    /// switch with the simulation-control device.
+    #[arg(long, value_name = "MODE")]
+    pub timing: Option<TimingArg>,
+    /// Print a statistics table on exit (per CPU: time split, stalls, misses;
+    /// the pages with the most misses).
+    #[arg(long)]
+    pub stats: bool,
+    /// Write all statistics, with the per-page per-node miss counters, as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
     /// Stop after this many simulated seconds (exit status 124).
     #[arg(long, value_name = "SECONDS")]
     pub max_time: Option<f64>,
@@ -79,6 +94,18 @@ pub struct RunArgs {
     /// boot fails).
     #[arg(long)]
     pub show_boot: bool,
+    /// Boot until the guest is ready for a command, save the whole machine
+    /// to FILE and exit. Run commands on it with --restore.
+    #[arg(long, value_name = "FILE", conflicts_with = "exec")]
+    pub save_checkpoint: Option<PathBuf>,
+    /// Start from a checkpoint saved with --save-checkpoint instead of
+    /// booting: run --exec's command on it, or attach the console. The
+    /// machine is the saved one; statistics count from the restore.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "config", "mem", "kernel", "initrd", "add", "append", "cpu_mhz", "cpus",
+        "nodes", "interleave", "quantum", "save_checkpoint",
+    ])]
+    pub restore: Option<PathBuf>,
 }
 
 /// Timing modes on the command line.

@@ -14,15 +14,24 @@ pub struct ExecOutput {
     boot_log: Vec<u8>,
     started: bool,
     show_boot: bool,
+    marker: Vec<u8>,
 }
 
 impl ExecOutput {
-    /// A filter; with `show_boot` the boot log goes to stderr as it comes.
+    /// A filter for `/init`'s command marker; with `show_boot` the boot log
+    /// goes to stderr as it comes.
     pub fn new(show_boot: bool) -> Self {
+        Self::until(&format!("{EXEC_BEGIN_MARKER}\n"), show_boot)
+    }
+
+    /// A filter that holds everything back until the line `marker` (with its
+    /// line end) appears.
+    pub fn until(marker: &str, show_boot: bool) -> Self {
         ExecOutput {
             boot_log: Vec::new(),
             started: false,
             show_boot,
+            marker: marker.as_bytes().to_vec(),
         }
     }
 
@@ -40,18 +49,15 @@ impl ExecOutput {
             out.write_all(bytes)?;
             return out.flush();
         }
-        let from = self
-            .boot_log
-            .len()
-            .saturating_sub(EXEC_BEGIN_MARKER.len() + 2);
+        let shown = self.boot_log.len();
+        let from = shown.saturating_sub(self.marker.len());
         self.boot_log.extend_from_slice(bytes);
-        let marker = format!("{EXEC_BEGIN_MARKER}\n");
-        if let Some(pos) = find(&self.boot_log[from..], marker.as_bytes()) {
+        if let Some(pos) = find(&self.boot_log[from..], &self.marker) {
             let start = from + pos;
-            let rest = self.boot_log.split_off(start + marker.len());
+            let rest = self.boot_log.split_off(start + self.marker.len());
             self.boot_log.truncate(start);
-            if self.show_boot {
-                io::stderr().write_all(&self.boot_log[..])?;
+            if self.show_boot && start > shown {
+                io::stderr().write_all(&self.boot_log[shown..])?;
             }
             self.started = true;
             out.write_all(&rest)?;

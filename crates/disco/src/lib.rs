@@ -4,7 +4,10 @@
 //! This crate is the command-line front end: argument parsing ([`cli`]),
 //! guest images ([`images`]), running a machine with its console ([`run`]).
 
+pub mod addfiles;
+pub mod checkpoint;
 pub mod cli;
+pub mod config;
 pub mod console;
 pub mod exec_output;
 pub mod images;

@@ -8,7 +8,7 @@ use disco::cli::{Cli, Command};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => disco::run::run(args),
+        Command::Run(args) => disco::run::run(*args),
         Command::Fetch { force } => fetch(force),
     };
     match result {

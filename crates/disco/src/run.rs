@@ -6,7 +6,13 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use machine::report::report;
+use machine::simctl::TimingMode;
 use machine::{Machine, MachineConfig, Stop};
+
+use crate::addfiles::append_files;
+use crate::checkpoint::{boot_and_save, PendingInput, COMMAND_FROM_CONSOLE_PROPERTY};
+use crate::config::ConfigFile;
 
 use crate::cli::{RunArgs, TimingArg, TraceEvent};
 use crate::console::{Input, RawTerminal, StdinReader};
@@ -21,42 +27,123 @@ const TIMEOUT_STATUS: u8 = 124;
 
 /// Runs `disco run` and returns the process exit status.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
-    let (kernel_path, initrd_path) = resolve_images(&args)?;
+    crate::trace::init(&args.trace);
+    let (mut m, input) = match &args.restore {
+        Some(path) => restore(path, &args)?,
+        None => (boot(&args)?, PendingInput::default()),
+    };
+    m.set_trace_instructions(args.trace.contains(&TraceEvent::Insn));
+
+    let start = Mark::now(&m);
+    let outcome = if let Some(path) = &args.save_checkpoint {
+        let (limit, slice) = (max_cycles(&m, &args), exec_slice(&m));
+        boot_and_save(&mut m, path, args.show_boot, slice, limit).map(|()| ExitCode::SUCCESS)
+    } else if args.exec.is_some() {
+        run_exec(&mut m, &args, input)
+    } else {
+        run_interactive(&mut m, &args, input)
+    };
+    print_summary(&m, &start);
+    write_reports(&m, &args)?;
+    outcome
+}
+
+/// Builds the machine and loads the kernel and initrd.
+fn boot(args: &RunArgs) -> Result<Machine> {
+    let (kernel_path, initrd_path) = resolve_images(args)?;
     let kernel = read_file(&kernel_path, "kernel")?;
-    let initrd = initrd_path
+    let mut initrd = initrd_path
         .as_deref()
         .map(|p| read_file(p, "initrd"))
         .transpose()?;
+    if args.kernel.is_none() && args.initrd.is_none() {
+        if let Some(initrd) = initrd.as_mut() {
+            // The cached initramfs may predate this disco's /init protocol.
+            images::refresh_init(initrd).context("updating the initramfs's /init")?;
+        }
+    }
+    if !args.add.is_empty() {
+        let Some(initrd) = initrd.as_mut() else {
+            bail!("--add needs an initrd (give --initrd with --kernel)");
+        };
+        append_files(initrd, &args.add)?;
+    }
     let mut bootargs = DEFAULT_BOOTARGS.to_string();
     if let Some(extra) = &args.append {
         bootargs.push(' ');
         bootargs.push_str(extra);
     }
-    let mut config = MachineConfig::new(kernel, initrd);
-    config.mem_bytes = args.mem;
-    config.cpu_hz = args.cpu_mhz * 1_000_000;
+    let mut config = machine_config(args, kernel, initrd)?;
     config.bootargs = bootargs;
     config.exec = args.exec.clone();
-    config.cpus = args.cpus;
-    config.nodes = args.nodes.unwrap_or(args.cpus);
-    config.interleave = args.interleave;
-    config.quantum = args.quantum;
-    crate::trace::init(&args.trace);
-    let mut m =
-        Machine::new(&config).with_context(|| format!("cannot boot {}", kernel_path.display()))?;
-    m.set_trace_instructions(args.trace.contains(&TraceEvent::Insn));
-    if args.timing == TimingArg::Detailed {
-        m.set_timing_mode(machine::simctl::TimingMode::Detailed);
+    if args.save_checkpoint.is_some() {
+        config
+            .chosen
+            .push((COMMAND_FROM_CONSOLE_PROPERTY.to_string(), "1".to_string()));
     }
+    Machine::new(&config).with_context(|| format!("cannot boot {}", kernel_path.display()))
+}
 
-    let started = Instant::now();
-    let outcome = if args.exec.is_some() {
-        run_exec(&mut m, &args)
-    } else {
-        run_interactive(&mut m, &args)
+/// Restores `--restore`'s checkpoint, with the timing mode of `--timing`
+/// and statistics counting from now.
+fn restore(path: &Path, args: &RunArgs) -> Result<(Machine, PendingInput)> {
+    let (mut m, input) = crate::checkpoint::restore(path, args.exec.as_deref())?;
+    match args.timing {
+        Some(TimingArg::Fast) => m.set_timing_mode(TimingMode::Fast),
+        Some(TimingArg::Detailed) => m.set_timing_mode(TimingMode::Detailed),
+        None => {}
+    }
+    m.reset_stats();
+    Ok((m, PendingInput::new(input)))
+}
+
+/// Where a run started: its summary counts from here.
+struct Mark {
+    host: Instant,
+    instructions: u64,
+    sim_ns: u64,
+}
+
+impl Mark {
+    fn now(m: &Machine) -> Self {
+        Mark {
+            host: Instant::now(),
+            instructions: m.instructions(),
+            sim_ns: m.sim_ns(),
+        }
+    }
+}
+
+/// The machine configuration: defaults, then the `--config` file, then the
+/// command-line options.
+fn machine_config(
+    args: &RunArgs,
+    kernel: Vec<u8>,
+    initrd: Option<Vec<u8>>,
+) -> Result<MachineConfig> {
+    let file = match &args.config {
+        Some(path) => ConfigFile::load(path)?,
+        None => ConfigFile::default(),
     };
-    print_summary(&m, started.elapsed());
-    outcome
+    let mut c = MachineConfig::new(kernel, initrd);
+    let m = &file.machine;
+    c.mem_bytes = args.mem.or(file.mem_bytes()?).unwrap_or(c.mem_bytes);
+    c.cpu_hz = args
+        .cpu_mhz
+        .or(m.cpu_mhz)
+        .map_or(c.cpu_hz, |mhz| mhz * 1_000_000);
+    c.cpus = args.cpus.or(m.cpus).unwrap_or(1);
+    c.nodes = args.nodes.or(m.nodes).unwrap_or(c.cpus);
+    c.interleave = args.interleave || m.interleave.unwrap_or(false);
+    c.quantum = args.quantum.or(m.quantum).unwrap_or(c.quantum);
+    c.timing = file.timing_config();
+    let mode = match args.timing {
+        Some(TimingArg::Fast) => Some(TimingMode::Fast),
+        Some(TimingArg::Detailed) => Some(TimingMode::Detailed),
+        None => file.timing_mode()?,
+    };
+    c.timing_mode = mode.unwrap_or(TimingMode::Fast);
+    Ok(c)
 }
 
 fn resolve_images(args: &RunArgs) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>)> {
@@ -80,19 +167,26 @@ fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
     Ok(data)
 }
 
+/// The simulated cycle at which `--max-time` (counted from now) expires.
 fn max_cycles(m: &Machine, args: &RunArgs) -> Option<u64> {
     args.max_time
-        .map(|s| (s.max(0.0) * m.clock().hz() as f64) as u64)
+        .map(|s| m.cycles() + (s.max(0.0) * m.clock().hz() as f64) as u64)
+}
+
+/// Simulated cycles run between console checks without a terminal: 10 ms.
+fn exec_slice(m: &Machine) -> u64 {
+    m.clock().hz() / 100
 }
 
 /// Runs the guest with `--exec`: hide the boot, stream the command's output,
 /// exit with its status.
-fn run_exec(m: &mut Machine, args: &RunArgs) -> Result<ExitCode> {
+fn run_exec(m: &mut Machine, args: &RunArgs, mut input: PendingInput) -> Result<ExitCode> {
     let limit = max_cycles(m, args);
     let mut out = ExecOutput::new(args.show_boot);
     let stdout = std::io::stdout();
-    let slice = m.clock().hz() / 100; // 10 ms of simulated time
+    let slice = exec_slice(m);
     loop {
+        input.feed(m);
         let stop = m.run_for(slice);
         out.feed(&m.take_console_output(), &mut stdout.lock())?;
         if let Some(stop) = stop {
@@ -118,28 +212,23 @@ fn run_exec(m: &mut Machine, args: &RunArgs) -> Result<ExitCode> {
 }
 
 /// Runs the guest with its console attached to the terminal.
-fn run_interactive(m: &mut Machine, args: &RunArgs) -> Result<ExitCode> {
+fn run_interactive(m: &mut Machine, args: &RunArgs, mut pending: PendingInput) -> Result<ExitCode> {
     let limit = max_cycles(m, args);
     let _raw = RawTerminal::enter();
     let mut input = StdinReader::spawn();
     let mut stdout = std::io::stdout();
     let slice = m.clock().hz() / 1000; // 1 ms of simulated time
     let mut pacer = Pacer::new(m.sim_ns());
-    let mut pending: Vec<u8> = Vec::new();
     loop {
         match input.poll() {
             Some(Input::Quit) => {
                 eprintln!("\r\ndisco: quit (Ctrl-A x)\r");
                 return Ok(ExitCode::SUCCESS);
             }
-            Some(Input::Bytes(b)) => pending.extend_from_slice(&b),
+            Some(Input::Bytes(b)) => pending.extend(&b),
             None => {}
         }
-        if !pending.is_empty() {
-            let n = pending.len().min(m.console_input_space());
-            m.push_console_input(&pending[..n]);
-            pending.drain(..n);
-        }
+        pending.feed(m);
         let stop = m.run_for(slice);
         let output = m.take_console_output();
         if !output.is_empty() {
@@ -183,10 +272,27 @@ fn report_stop(stop: &Stop, when: &str) {
     }
 }
 
-fn print_summary(m: &Machine, host: Duration) {
-    let insns = m.instructions();
-    let host_s = host.as_secs_f64();
-    let sim_s = m.sim_ns() as f64 / 1e9;
+fn write_reports(m: &Machine, args: &RunArgs) -> Result<()> {
+    if !args.stats && args.stats_json.is_none() {
+        return Ok(());
+    }
+    let r = report(m);
+    if args.stats {
+        eprint!("{}", r.table(10));
+    }
+    if let Some(path) = &args.stats_json {
+        let json = serde_json::to_string_pretty(&r)?;
+        std::fs::write(path, json)
+            .with_context(|| format!("cannot write statistics to '{}'", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Prints the one-line summary of the run since `start`.
+fn print_summary(m: &Machine, start: &Mark) {
+    let insns = m.instructions() - start.instructions;
+    let host_s = start.host.elapsed().as_secs_f64();
+    let sim_s = (m.sim_ns() - start.sim_ns) as f64 / 1e9;
     let mips = if host_s > 0.0 {
         insns as f64 / host_s / 1e6
     } else {

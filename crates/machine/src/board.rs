@@ -18,6 +18,7 @@ use crate::layout::{
 };
 use crate::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
 use crate::simctl::{SimCtl, TimingMode, SIMCTL_WINDOW_SIZE};
+use crate::timing::{self, MemSystem};
 use crate::uart::{Uart, UART_WINDOW_SIZE};
 
 /// GCR window: the registers only (Linux 6.1 maps no L2-only sync page with
@@ -25,7 +26,7 @@ use crate::uart::{Uart, UART_WINDOW_SIZE};
 const GCR_WINDOW: u64 = 0x8000;
 
 /// The multiprocessor's interrupt and power controllers.
-#[derive(Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct CpsDevices {
     /// Coherence Manager GCRs and Cluster Power Controller.
     pub cps: Cps,
@@ -33,8 +34,18 @@ pub struct CpsDevices {
     pub gic: Gic,
 }
 
+impl CpsDevices {
+    /// The CPS devices of a `cpus`-CPU machine, in their reset state.
+    fn new(cpus: u32) -> Result<Self, CpsConfigError> {
+        Ok(CpsDevices {
+            cps: Cps::new(cpus, GCR_BASE, CPC_BASE, GIC_BASE)?,
+            gic: Gic::new(cpus, DEFAULT_SHARED_IRQS)?,
+        })
+    }
+}
+
 /// The devices of one machine.
-#[derive(Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Devices {
     /// Console UART.
     pub uart: Uart,
@@ -46,6 +57,8 @@ pub struct Devices {
     pub simctl: SimCtl,
     /// CPS devices, on a multiprocessor.
     pub smp: Option<CpsDevices>,
+    /// The memory system's timing model (used in detailed timing mode).
+    pub timing: MemSystem,
     /// The CPU whose accesses the bus is serving (the machine sets it before
     /// running each CPU).
     pub current_cpu: u32,
@@ -64,14 +77,17 @@ enum Target {
 }
 
 impl Devices {
-    /// The standard device set for `cpus` CPUs. `rtc_epoch_ns` is the
-    /// wall-clock time (ns since 1970) the RTC shows at simulated time zero.
-    pub fn new(clock: Clock, rtc_epoch_ns: u64, cpus: u32) -> Result<Self, CpsConfigError> {
+    /// The standard device set for `cpus` CPUs, with memory timing model
+    /// `timing`. `rtc_epoch_ns` is the wall-clock time (ns since 1970) the
+    /// RTC shows at simulated time zero.
+    pub fn new(
+        clock: Clock,
+        rtc_epoch_ns: u64,
+        cpus: u32,
+        timing: MemSystem,
+    ) -> Result<Self, CpsConfigError> {
         let smp = if cpus > 1 {
-            Some(CpsDevices {
-                cps: Cps::new(cpus, GCR_BASE, CPC_BASE, GIC_BASE)?,
-                gic: Gic::new(cpus, DEFAULT_SHARED_IRQS)?,
-            })
+            Some(CpsDevices::new(cpus)?)
         } else {
             None
         };
@@ -81,9 +97,36 @@ impl Devices {
             rtc: GoldfishRtc::new(rtc_epoch_ns),
             simctl: SimCtl::new(TimingMode::Fast),
             smp,
+            timing,
             current_cpu: 0,
             clock,
         })
+    }
+
+    /// Checks devices restored from a checkpoint against the machine they
+    /// belong to (`cpus` CPUs, `clock`): every model has the shape the
+    /// machine would build. Returns the devices ready to use.
+    pub fn check_restored(mut self, cpus: u32, clock: Clock) -> Result<Self, String> {
+        self.uart.check_restored()?;
+        if self.clock != clock || self.current_cpu >= cpus {
+            return Err("devices belong to another machine".into());
+        }
+        match (&self.smp, cpus > 1) {
+            (None, false) => {}
+            (Some(smp), true) => {
+                let fresh = CpsDevices::new(cpus).map_err(|e| e.to_string())?;
+                if !smp.cps.has_shape_of(&fresh.cps) || !smp.gic.has_shape_of(&fresh.gic) {
+                    return Err("CPS devices do not match the CPU count".into());
+                }
+            }
+            _ => return Err("CPS devices do not match the CPU count".into()),
+        }
+        let nodes = self.timing.nodes();
+        self.timing = self
+            .timing
+            .check_restored(cpus, nodes)
+            .map_err(|e| e.to_string())?;
+        Ok(self)
     }
 
     fn decode(&self, pa: u64) -> Option<(Target, u64)> {
@@ -212,6 +255,15 @@ impl Bus for Devices {
         self.lines_for(self.current_cpu)
     }
 
+    fn mem_access(&mut self, pa: u64, kind: mips::Access, cycle: u64) -> u32 {
+        let kind = match kind {
+            mips::Access::Fetch => timing::Access::Fetch,
+            mips::Access::Load => timing::Access::Load,
+            mips::Access::Store => timing::Access::Store,
+        };
+        self.timing.access(self.current_cpu, pa, kind, cycle)
+    }
+
     fn stop_requested(&self) -> bool {
         self.exit.request().is_some()
             || self.simctl.has_request()
@@ -225,7 +277,15 @@ mod tests {
     use crate::exitdev::ExitRequest;
 
     fn devices(cpus: u32) -> Devices {
-        Devices::new(Clock::new(400_000_000), 0, cpus).unwrap()
+        let timing = MemSystem::new(
+            timing::TimingConfig::default(),
+            (0..cpus).collect(),
+            cpus,
+            timing::HomeMap::Contiguous {
+                node_bytes: 1 << 20,
+            },
+        );
+        Devices::new(Clock::new(400_000_000), 0, cpus, timing).unwrap()
     }
 
     #[test]

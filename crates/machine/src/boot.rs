@@ -55,7 +55,7 @@ pub enum BootError {
 }
 
 /// Where things were placed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BootLayout {
     /// Kernel entry point (virtual).
     pub entry: u64,

@@ -1,7 +1,7 @@
 //! Conversion between CPU cycles and simulated nanoseconds.
 
 /// The CPU clock: every simulated duration is a number of its cycles.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Clock {
     hz: u64,
 }

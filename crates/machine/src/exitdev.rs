@@ -41,7 +41,7 @@ pub const MAGIC_REG: u64 = 0x08;
 pub const RESET_VALUE: u32 = 1;
 
 /// What the guest asked the simulation to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExitRequest {
     /// End the simulation with this exit status. A Unix process exit status
     /// carries only the low 8 bits; the caller decides what to do with the
@@ -52,7 +52,7 @@ pub enum ExitRequest {
 }
 
 /// The exit/power device (see the module documentation for the registers).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct ExitDevice {
     request: Option<ExitRequest>,
 }

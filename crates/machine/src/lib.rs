@@ -12,6 +12,8 @@
 pub mod board;
 /// Kernel loading and the UHI hand-off.
 pub mod boot;
+/// Machine checkpoints (save and restore the whole machine).
+pub mod checkpoint;
 /// Cycles and simulated time.
 pub mod clock;
 /// The MIPS Coherent Processing System: CM GCRs, CPC and GIC.
@@ -28,6 +30,8 @@ pub mod fdt;
 pub mod layout;
 /// The whole machine and its run loop.
 pub mod machine;
+/// Statistics reports (table and JSON).
+pub mod report;
 /// The Goldfish real-time clock.
 pub mod rtc;
 /// The simulation-control device (timing mode, statistics).

@@ -8,7 +8,7 @@
 //! counts. Effects between CPUs (stores, IPIs) become visible at most one
 //! quantum later, as on a real machine they would after some latency.
 
-use mips::{CodeCache, Cpu, CpuStats, ExcCode, MemError, PhysMem, RunExit};
+use mips::{CodeCache, Cpu, CpuState, CpuStats, ExcCode, MemError, PhysMem, RunExit};
 use thiserror::Error;
 
 use crate::board::Devices;
@@ -22,6 +22,7 @@ use crate::layout::{
     RTC_IRQ, UART_BASE, UART_CLOCK_HZ, UART_IRQ,
 };
 use crate::simctl::{SimRequest, TimingMode};
+use crate::timing::{HomeMap, MemSystem, TimingConfig};
 use crate::uart::UART_WINDOW_SIZE;
 
 /// Largest number of CPUs (Linux's `NR_CPUS` in the Debian kernel is 16).
@@ -43,6 +44,11 @@ pub struct MachineConfig {
     pub interleave: bool,
     /// Cycles each CPU runs before the next one takes its turn.
     pub quantum: u64,
+    /// Parameters of the detailed timing model (its `cpu_hz` is replaced by
+    /// [`MachineConfig::cpu_hz`]).
+    pub timing: TimingConfig,
+    /// Timing mode at power-on.
+    pub timing_mode: TimingMode,
     /// The kernel: an ELF64 little-endian MIPS executable.
     pub kernel: Vec<u8>,
     /// Optional initrd (initramfs) image.
@@ -51,6 +57,8 @@ pub struct MachineConfig {
     pub bootargs: String,
     /// A shell command for the guest's init to run (`/chosen/disco,exec`).
     pub exec: Option<String>,
+    /// More `/chosen` string properties (name, value) for the guest.
+    pub chosen: Vec<(String, String)>,
     /// Wall-clock time the RTC shows at simulated time zero, ns since 1970.
     /// Fixed by default so that runs are deterministic.
     pub rtc_epoch_ns: u64,
@@ -75,10 +83,13 @@ impl MachineConfig {
             nodes: 1,
             interleave: false,
             quantum: Self::DEFAULT_QUANTUM,
+            timing: TimingConfig::default(),
+            timing_mode: TimingMode::Fast,
             kernel,
             initrd,
             bootargs: String::new(),
             exec: None,
+            chosen: Vec::new(),
             rtc_epoch_ns: Self::DEFAULT_RTC_EPOCH_NS,
         }
     }
@@ -131,6 +142,21 @@ pub enum Stop {
     },
 }
 
+/// A machine's state apart from RAM and caches of decoded code and
+/// translations (which are rebuilt): what a checkpoint stores.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct MachineState<'a> {
+    pub cpus: Vec<CpuState>,
+    pub powered: Vec<bool>,
+    pub mem_bytes: u64,
+    pub devices: std::borrow::Cow<'a, Devices>,
+    pub layout: BootLayout,
+    pub clock_hz: u64,
+    pub quantum: u64,
+    pub now: u64,
+    pub instructions_before_reset: u64,
+}
+
 /// A complete simulated machine.
 #[derive(Debug)]
 pub struct Machine {
@@ -150,6 +176,8 @@ pub struct Machine {
     quantum: u64,
     /// Simulated time all CPUs have reached.
     now: u64,
+    /// Instructions counted before the last statistics reset.
+    instructions_before_reset: u64,
 }
 
 /// A CPU in its reset state; on a multiprocessor it reports the Coherence
@@ -163,6 +191,35 @@ fn new_cpu(n: u32, smp: bool) -> Cpu {
     cpu
 }
 
+/// Node of each CPU: CPUs are spread evenly, consecutive CPUs on a node.
+pub fn node_of_cpus(cpus: u32, nodes: u32) -> Vec<u32> {
+    let per_node = (cpus / nodes.max(1)).max(1);
+    (0..cpus).map(|c| (c / per_node).min(nodes - 1)).collect()
+}
+
+/// The timing model for `config`: memory split among the nodes in
+/// consecutive ranges (FLASH's layout), or page-interleaved.
+fn memory_system(config: &MachineConfig) -> Result<MemSystem, MachineError> {
+    let home = if config.interleave {
+        HomeMap::Interleaved { page_bytes: 4096 }
+    } else {
+        let node_bytes = config
+            .mem_bytes
+            .div_ceil(config.nodes as u64)
+            .next_multiple_of(4096);
+        HomeMap::Contiguous { node_bytes }
+    };
+    let mut timing = config.timing.clone();
+    timing.cpu_hz = config.cpu_hz as u64;
+    MemSystem::try_new(
+        timing,
+        node_of_cpus(config.cpus, config.nodes),
+        config.nodes,
+        home,
+    )
+    .map_err(|e| MachineError::Topology(format!("timing model: {e}")))
+}
+
 fn check_topology(config: &MachineConfig) -> Result<(), MachineError> {
     let err = |m: String| Err(MachineError::Topology(m));
     if !(1..=MAX_CPUS).contains(&config.cpus) {
@@ -174,7 +231,7 @@ fn check_topology(config: &MachineConfig) -> Result<(), MachineError> {
             config.nodes, config.cpus
         ));
     }
-    if config.cpus % config.nodes != 0 {
+    if !config.cpus.is_multiple_of(config.nodes) {
         return err(format!(
             "{} CPUs cannot be spread evenly over {} nodes",
             config.cpus, config.nodes
@@ -205,6 +262,7 @@ impl Machine {
         if let Some(cmd) = &config.exec {
             chosen_extra.push(("disco,exec".to_string(), cmd.clone()));
         }
+        chosen_extra.extend(config.chosen.iter().cloned());
         let desc = BoardDescription {
             model: "disco FLASH-like MIPS64 machine".to_string(),
             memory: vec![(0, config.mem_bytes)],
@@ -228,14 +286,19 @@ impl Machine {
             }),
         };
         let layout = boot::load(&mut mem, &config.kernel, config.initrd.as_deref(), desc)?;
-        let devices = Devices::new(clock, config.rtc_epoch_ns, config.cpus)
-            .map_err(|e| MachineError::Topology(e.to_string()))?;
+        let devices = Devices::new(
+            clock,
+            config.rtc_epoch_ns,
+            config.cpus,
+            memory_system(config)?,
+        )
+        .map_err(|e| MachineError::Topology(e.to_string()))?;
         let smp = config.cpus > 1;
         let mut cpus: Vec<Cpu> = (0..config.cpus).map(|n| new_cpu(n, smp)).collect();
         boot::uhi_handoff(&mut cpus[0], &layout);
         let mut powered = vec![false; config.cpus as usize];
         powered[0] = true;
-        Ok(Machine {
+        let mut m = Machine {
             cpus,
             powered,
             mem,
@@ -249,7 +312,10 @@ impl Machine {
                 u64::MAX
             },
             now: 0,
-        })
+            instructions_before_reset: 0,
+        };
+        m.set_timing_mode(config.timing_mode);
+        Ok(m)
     }
 
     /// The CPU clock.
@@ -277,9 +343,15 @@ impl Machine {
         self.cpus.iter().map(Cpu::stats).collect()
     }
 
-    /// Instructions executed by all CPUs.
+    /// Instructions executed by all CPUs since power-on (statistics resets
+    /// do not affect it).
     pub fn instructions(&self) -> u64 {
-        self.cpus.iter().map(|c| c.stats().instructions).sum()
+        self.instructions_before_reset
+            + self
+                .cpus
+                .iter()
+                .map(|c| c.stats().instructions)
+                .sum::<u64>()
     }
 
     /// Takes the bytes the guest wrote to its console.
@@ -317,9 +389,12 @@ impl Machine {
 
     /// Zeroes every statistic (a measured region starts now).
     pub fn reset_stats(&mut self) {
+        self.instructions_before_reset = self.instructions();
         for cpu in &mut self.cpus {
             cpu.reset_stats();
         }
+        self.devices.timing.reset_stats();
+        self.devices.timing.counters_mut().reset_all();
     }
 
     /// Prints every instruction of every CPU to stderr (very slow).
@@ -450,6 +525,57 @@ impl Machine {
                 }
             }
         }
+    }
+
+    /// Everything but RAM, for a checkpoint. Only valid between runs.
+    pub(crate) fn save_state(&self) -> MachineState<'_> {
+        MachineState {
+            cpus: self.cpus.iter().map(Cpu::save_state).collect(),
+            powered: self.powered.clone(),
+            mem_bytes: self.mem.size(),
+            devices: std::borrow::Cow::Borrowed(&self.devices),
+            layout: self.layout,
+            clock_hz: self.clock.hz(),
+            quantum: self.quantum,
+            now: self.now,
+            instructions_before_reset: self.instructions_before_reset,
+        }
+    }
+
+    /// A machine in the state `s` with RAM `mem`, after checking that every
+    /// part fits the others (a checkpoint is untrusted input).
+    pub(crate) fn from_state(s: MachineState<'_>, mem: PhysMem) -> Result<Machine, String> {
+        let n = s.cpus.len();
+        if n == 0 || n > MAX_CPUS as usize || s.powered.len() != n {
+            return Err(format!("{n} CPUs, or a power state per CPU missing"));
+        }
+        if s.mem_bytes != mem.size() || s.clock_hz == 0 || s.quantum == 0 {
+            return Err("memory size, clock or quantum is invalid".into());
+        }
+        if !(MIN_RAM..=MAX_RAM).contains(&s.mem_bytes) || !s.mem_bytes.is_multiple_of(4096) {
+            return Err(format!("memory size {} is not supported", s.mem_bytes));
+        }
+        let mut cpus = Vec::with_capacity(n);
+        for (i, state) in s.cpus.into_iter().enumerate() {
+            if state.cpu_num as usize != i {
+                return Err(format!("CPU {i} is saved as CPU {}", state.cpu_num));
+            }
+            cpus.push(Cpu::from_state(state).map_err(|e| e.to_string())?);
+        }
+        let clock = Clock::new(s.clock_hz);
+        let devices = s.devices.into_owned().check_restored(n as u32, clock)?;
+        Ok(Machine {
+            cpus,
+            powered: s.powered,
+            mem,
+            code: CodeCache::new(),
+            devices,
+            layout: s.layout,
+            clock,
+            quantum: s.quantum,
+            now: s.now,
+            instructions_before_reset: s.instructions_before_reset,
+        })
     }
 
     /// True when every powered CPU is halted with no way to be woken.

@@ -58,7 +58,7 @@ const LOW_MASK: u64 = 0xffff_ffff;
 const HIGH_MASK: u64 = !LOW_MASK;
 
 /// A Goldfish RTC (see the module documentation for the model).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct GoldfishRtc {
     /// Clock value minus simulated time, modulo 2^64.
     offset: u64,

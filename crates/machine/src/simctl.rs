@@ -79,7 +79,7 @@ impl SimCtl {
 
 impl MmioDevice for SimCtl {
     fn read(&mut self, offset: u64, size: u8, _now_ns: u64) -> Result<u64, DeviceError> {
-        if size != 4 || offset % 4 != 0 || offset >= SIMCTL_WINDOW_SIZE {
+        if size != 4 || !offset.is_multiple_of(4) || offset >= SIMCTL_WINDOW_SIZE {
             return Err(DeviceError);
         }
         Ok(match offset {
@@ -96,7 +96,7 @@ impl MmioDevice for SimCtl {
         value: u64,
         _now_ns: u64,
     ) -> Result<(), DeviceError> {
-        if size != 4 || offset % 4 != 0 || offset >= SIMCTL_WINDOW_SIZE {
+        if size != 4 || !offset.is_multiple_of(4) || offset >= SIMCTL_WINDOW_SIZE {
             return Err(DeviceError);
         }
         let value = value & 0xffff_ffff;

@@ -169,7 +169,7 @@ const RESET_DIVISOR: u16 = 12;
 const RX_TRIGGER_LEVELS: [usize; 4] = [1, 4, 8, 14];
 
 /// An NS16550A UART (see the module documentation for the model).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Uart {
     ier: u8,
     lcr: u8,
@@ -237,6 +237,21 @@ impl Uart {
         for &byte in bytes {
             self.receive(byte);
         }
+    }
+
+    /// Checks a UART restored from a checkpoint: a receive trigger level the
+    /// FCR can select and no more received bytes than the receiver holds.
+    pub fn check_restored(&self) -> Result<(), String> {
+        if !RX_TRIGGER_LEVELS.contains(&self.rx_trigger) {
+            return Err(format!(
+                "UART receive trigger level {} is impossible",
+                self.rx_trigger
+            ));
+        }
+        if self.rx.len() > self.rx_capacity() {
+            return Err("UART holds more received bytes than its FIFO".into());
+        }
+        Ok(())
     }
 
     /// How many bytes [`Uart::push_input`] accepts without overrun.

@@ -32,7 +32,7 @@ pub mod tlb;
 pub use bus::{Bus, BusError, NoDevices};
 pub use code::CodeCache;
 pub use cp0::Cp0;
-pub use cpu::{Cpu, CpuStats, RunExit, TrapDelivery};
+pub use cpu::{BadCpuState, Cpu, CpuState, CpuStats, RunExit, TrapDelivery};
 pub use decode::decode;
 pub use disasm::disasm;
 pub use exception::{ExcCode, Exception, Trap};

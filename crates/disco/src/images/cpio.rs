@@ -243,6 +243,17 @@ pub fn archive(entries: &[Entry]) -> Result<Vec<u8>, CpioError> {
     w.finish()
 }
 
+/// Appends `entries` to `initrd` as one more archive. Linux unpacks
+/// concatenated archives in order, so files there replace earlier ones of
+/// the same name.
+pub fn append_archive(initrd: &mut Vec<u8>, entries: &[Entry]) -> Result<(), CpioError> {
+    let extra = archive(entries)?;
+    // Archives must start on a 4-byte boundary; the kernel skips zero padding.
+    initrd.resize(align4(initrd.len()), 0);
+    initrd.extend_from_slice(&extra);
+    Ok(())
+}
+
 fn align4(n: usize) -> usize {
     (n + 3) & !3
 }

@@ -6,7 +6,10 @@
 #   disco,exit-address  physical address of the disco,power EXIT register, e.g.
 #                       "0x1fe00000"; a 32-bit write there ends the simulation
 #                       with the written value as exit status
-# With disco,exec the console shows exactly one line "@@DISCO-EXEC-BEGIN@@", then
+#   disco,command-from-console  (checkpoints) print "@@DISCO-READY@@", then read
+#                       one line from the console: the command, base64-encoded,
+#                       or an empty line for the interactive shell
+# With a command the console shows exactly one line "@@DISCO-EXEC-BEGIN@@", then
 # only the command's output; its exit status is then written to EXIT.
 # Without it: "GUEST UP", then a root shell with job control on the console.
 
@@ -23,8 +26,10 @@ chosen() {
 	[ -e "/proc/device-tree/chosen/$1" ] && tr -d '\000' <"/proc/device-tree/chosen/$1"
 }
 
-if [ -e /proc/device-tree/chosen/disco,exec ]; then
-	cmd=$(chosen disco,exec)
+# run_command CMD: run CMD as the session's only job, then end the simulation
+# with its exit status (returns if that did not work).
+run_command() {
+	cmd=$1
 	exit_address=$(chosen disco,exit-address)
 	read -r loglevel _ </proc/sys/kernel/printk
 	dmesg -n 1 # keep kernel messages out of the command's output
@@ -38,6 +43,16 @@ if [ -e /proc/device-tree/chosen/disco,exec ]; then
 	dmesg -n "${loglevel:-7}"
 	echo "disco: no exit device (disco,exit-address: ${exit_address:-absent});" \
 		"the command exited with status $status" >&2
+}
+
+if [ -e /proc/device-tree/chosen/disco,command-from-console ]; then
+	stty -echo 2>/dev/null
+	echo '@@DISCO-READY@@'
+	read -r line
+	stty echo 2>/dev/null
+	[ -n "$line" ] && run_command "$(echo "$line" | base64 -d)"
+elif [ -e /proc/device-tree/chosen/disco,exec ]; then
+	run_command "$(chosen disco,exec)"
 fi
 
 echo 'GUEST UP'

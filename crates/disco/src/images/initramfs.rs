@@ -17,6 +17,14 @@ pub const GUEST_UP_MARKER: &str = "GUEST UP";
 /// `/chosen` property holding the command to run (NUL-terminated string).
 pub const EXEC_PROPERTY: &str = "disco,exec";
 
+/// `/chosen` property telling `/init` to take its command from the console
+/// (see [`READY_MARKER`]).
+pub const COMMAND_FROM_CONSOLE_PROPERTY: &str = "disco,command-from-console";
+
+/// Line `/init` prints when it waits for its command on the console: one
+/// line, base64-encoded, or empty for the interactive shell.
+pub const READY_MARKER: &str = "@@DISCO-READY@@";
+
 /// `/chosen` property holding the physical address of the EXIT register
 /// (NUL-terminated string such as `0x1fe00000`).
 pub const EXIT_ADDRESS_PROPERTY: &str = "disco,exit-address";
@@ -239,7 +247,10 @@ mod tests {
             "/proc/device-tree/chosen/$1",
             "tr -d '\\000'",
             &format!("[ -e /proc/device-tree/chosen/{EXEC_PROPERTY} ]"),
-            &format!("cmd=$(chosen {EXEC_PROPERTY})"),
+            &format!("run_command \"$(chosen {EXEC_PROPERTY})\""),
+            &format!("[ -e /proc/device-tree/chosen/{COMMAND_FROM_CONSOLE_PROPERTY} ]"),
+            &format!("echo '{READY_MARKER}'"),
+            "run_command \"$(echo \"$line\" | base64 -d)\"",
             &format!("exit_address=$(chosen {EXIT_ADDRESS_PROPERTY})"),
             "stty -onlcr",
             &format!("echo '{EXEC_BEGIN_MARKER}'"),
@@ -267,9 +278,22 @@ mod tests {
     /// Runs `/init` with the host's `sh`, a fake device tree and stubs for the
     /// commands that need a guest. Returns stdout, stderr and the stub calls.
     fn run_init(exec: Option<&str>, exit_address: Option<&str>) -> (String, String, String) {
+        run_init_with_console(exec, exit_address, None)
+    }
+
+    /// [`run_init`], with `console` (if any) as the console's input and the
+    /// command-from-console property set.
+    fn run_init_with_console(
+        exec: Option<&str>,
+        exit_address: Option<&str>,
+        console: Option<&str>,
+    ) -> (String, String, String) {
         let dir = tempfile::tempdir().unwrap();
         let chosen = dir.path().join("chosen");
         std::fs::create_dir(&chosen).unwrap();
+        if console.is_some() {
+            std::fs::write(chosen.join(COMMAND_FROM_CONSOLE_PROPERTY), "1\0").unwrap();
+        }
         if let Some(cmd) = exec {
             std::fs::write(chosen.join(EXEC_PROPERTY), format!("{cmd}\0")).unwrap();
         }
@@ -291,12 +315,21 @@ mod tests {
             dmesg() { call dmesg "$@"; }
             devmem() { call devmem "$@"; exit 0; }
         "#;
-        let out = std::process::Command::new("sh")
+        let mut child = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!("{stubs}{script}"))
             .env("STUB_LOG", &log)
-            .output()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("running sh");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(console.unwrap_or("").as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().expect("running sh");
         (
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -334,6 +367,26 @@ mod tests {
             calls,
             format!("{MOUNTS}dmesg -n 1\nstty -onlcr\nstty onlcr\ndmesg -n 4\n")
         );
+    }
+
+    #[test]
+    fn init_console_branch_runs_the_base64_command() {
+        // "echo hi; exit 2", base64-encoded, as `disco run --restore` types it.
+        let (out, _, calls) =
+            run_init_with_console(None, Some("0x1fe00000"), Some("ZWNobyBoaTsgZXhpdCAy\n"));
+        assert_eq!(out, "@@DISCO-READY@@\n@@DISCO-EXEC-BEGIN@@\nhi\n");
+        assert_eq!(
+            calls,
+            format!(
+                "{MOUNTS}stty -echo\nstty echo\ndmesg -n 1\nstty -onlcr\ndevmem 0x1fe00000 32 2\n"
+            )
+        );
+    }
+
+    #[test]
+    fn init_console_branch_with_an_empty_line_starts_the_shell() {
+        let (out, _, _) = run_init_with_console(None, Some("0x1fe00000"), Some("\n"));
+        assert_eq!(out, "@@DISCO-READY@@\nGUEST UP\nSHELL\n");
     }
 
     #[test]

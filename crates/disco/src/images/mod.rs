@@ -7,8 +7,8 @@
 //!
 //! # Guest protocol (what the board provides)
 //!
-//! The initramfs's `/init` reads two optional NUL-terminated string properties of
-//! the device tree's `/chosen` node:
+//! The initramfs's `/init` reads three optional NUL-terminated string properties
+//! of the device tree's `/chosen` node:
 //!
 //! * `disco,exec`: a shell command. If present, `/init` prints exactly one line
 //!   [`EXEC_BEGIN_MARKER`] on the console (with `stty -onlcr`, so lines end in a
@@ -17,8 +17,12 @@
 //!   register.
 //! * `disco,exit-address`: the physical address of the EXIT register of the
 //!   `disco,power` syscon (offset 0), as text such as `0x1fe00000`.
+//! * `disco,command-from-console` (used to save checkpoints): `/init` turns
+//!   the console's echo off, prints [`READY_MARKER`] and reads one line: the
+//!   command, base64-encoded, which it then runs as for `disco,exec`; an
+//!   empty line starts the interactive shell.
 //!
-//! Without `disco,exec` (or if writing the exit register did not end the
+//! Without a command (or if writing the exit register did not end the
 //! simulation) `/init` prints [`GUEST_UP_MARKER`] and starts a root shell with job
 //! control on the console, prompt `/ # `.
 //!
@@ -43,8 +47,8 @@ mod sha256;
 pub use cache::{verify_entry, INITRD_FILE, KERNEL_FILE, MANIFEST_FILE};
 pub use error::ImageError;
 pub use initramfs::{
-    build_initramfs, initramfs_entries, EXEC_BEGIN_MARKER, EXEC_PROPERTY, EXIT_ADDRESS_PROPERTY,
-    GUEST_UP_MARKER, INIT_SCRIPT,
+    build_initramfs, initramfs_entries, COMMAND_FROM_CONSOLE_PROPERTY, EXEC_BEGIN_MARKER,
+    EXEC_PROPERTY, EXIT_ADDRESS_PROPERTY, GUEST_UP_MARKER, INIT_SCRIPT, READY_MARKER,
 };
 
 use cache::ImagesDir;
@@ -87,6 +91,13 @@ pub fn ensure_default_images(progress: &mut dyn FnMut(&str)) -> Result<GuestImag
 /// [`ensure_default_images`].
 pub fn fetch_default_images(progress: &mut dyn FnMut(&str)) -> Result<GuestImages, ImageError> {
     provide(&cache_dir()?, &mut debian::Debian::new(), progress, true)
+}
+
+/// Makes `initrd` (a cached default initramfs, possibly built by an older
+/// disco) run this disco's `/init`, by appending it as one more archive.
+pub fn refresh_init(initrd: &mut Vec<u8>) -> Result<(), cpio::CpioError> {
+    let init = cpio::Entry::file("init", 0o755, INIT_SCRIPT.as_bytes().to_vec());
+    cpio::append_archive(initrd, &[init])
 }
 
 /// A progress callback for [`ensure_default_images`]: prints `disco: <message>`

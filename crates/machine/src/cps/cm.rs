@@ -215,6 +215,12 @@ pub struct Cps {
 }
 
 impl Cps {
+    /// True when `self` (restored from a checkpoint, say) describes as many
+    /// cores as `fresh`, a CPS built by [`Cps::new`] for the same machine.
+    pub fn has_shape_of(&self, fresh: &Cps) -> bool {
+        self.cores.len() == fresh.cores.len()
+    }
+
     /// A CPS with `cores` cores (core 0 running, the others powered down),
     /// the GCRs at `gcr_base` (32 KiB aligned; the CPU's `CMGCRBase` must be
     /// `gcr_base >> 4`), the CPC at `cpc_base` (32 KiB aligned) and the GIC

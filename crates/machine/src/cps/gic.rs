@@ -317,6 +317,26 @@ impl Gic {
         Ok(gic)
     }
 
+    /// True when `self` (restored from a checkpoint, say) has the register
+    /// arrays of `fresh`, a GIC built by [`Gic::new`] for the same machine.
+    pub fn has_shape_of(&self, fresh: &Gic) -> bool {
+        self.vps == fresh.vps
+            && self.shared_irqs == fresh.shared_irqs
+            && [
+                &self.pol,
+                &self.trig,
+                &self.dual,
+                &self.mask,
+                &self.latch,
+                &self.input,
+            ]
+            .iter()
+            .all(|words| words.len() == fresh.pol.len())
+            && self.map_pin.len() == fresh.map_pin.len()
+            && self.map_vp.len() == fresh.map_vp.len()
+            && self.local.len() == fresh.local.len()
+    }
+
     /// The number of VPs.
     pub fn vps(&self) -> u32 {
         self.vps

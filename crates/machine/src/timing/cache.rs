@@ -62,6 +62,17 @@ impl TagArray {
         }
     }
 
+    /// True when `self` has the geometry of `fresh` (same CPUs, sets, ways,
+    /// line size and entry layout).
+    pub fn has_shape_of(&self, fresh: &TagArray) -> bool {
+        self.tags.len() == fresh.tags.len()
+            && self.ways == fresh.ways
+            && self.set_mask == fresh.set_mask
+            && self.cpu_stride == fresh.cpu_stride
+            && self.line_shift == fresh.line_shift
+            && self.key_shift == fresh.key_shift
+    }
+
     /// Line number of physical address `pa`.
     #[inline(always)]
     pub fn line_of(&self, pa: u64) -> u64 {

@@ -81,6 +81,23 @@ impl MissCounters {
         self.nodes
     }
 
+    /// Checks counters restored from a checkpoint: `nodes` counters per
+    /// page, whole chunks, and an index that points only at them.
+    pub(crate) fn check_restored(&self, nodes: u32) -> Result<(), String> {
+        let chunk = CHUNK_PAGES * nodes.max(1) as usize;
+        if self.nodes != nodes || !self.pool.len().is_multiple_of(chunk) {
+            return Err("miss counters do not match the node count".into());
+        }
+        let chunks = self.pool.len() / chunk;
+        if self.index.iter().any(|&slot| slot as usize > chunks) {
+            return Err("miss-counter index points outside its counters".into());
+        }
+        if self.pending.iter().any(|&(_, n)| n >= nodes) {
+            return Err("hot-page notification for a node that does not exist".into());
+        }
+        Ok(())
+    }
+
     /// Offset in `pool` of `page`'s counters, if its chunk is allocated.
     #[inline]
     fn offset(&self, page: u64) -> Option<usize> {

@@ -254,6 +254,58 @@ impl MemSystem {
         self.access_slow(c, pa, kind, now)
     }
 
+    /// Checks a memory system restored from a checkpoint against the
+    /// machine it belongs to (`cpus` CPUs on `nodes` nodes): a valid
+    /// configuration and caches, statistics, controllers and counters of the
+    /// sizes that configuration gives. Derived values are recomputed.
+    pub fn check_restored(mut self, cpus: u32, nodes: u32) -> Result<Self, TimingError> {
+        let bad = |what: &str| TimingError::Machine(format!("checkpoint: {what}"));
+        if self.node_of_cpu.len() != cpus as usize || self.nodes != nodes {
+            return Err(bad("timing model has another CPU or node count"));
+        }
+        let fresh = MemSystem::try_new(
+            self.cfg.clone(),
+            self.node_of_cpu.clone(),
+            self.nodes,
+            self.home,
+        )?;
+        let caches_fit = self.l1i.has_shape_of(&fresh.l1i)
+            && self.l1d.has_shape_of(&fresh.l1d)
+            && self.l2.has_shape_of(&fresh.l2);
+        if !caches_fit
+            || self.stats.len() != fresh.stats.len()
+            || self.queues.len() != fresh.queues.len()
+        {
+            return Err(bad(
+                "cache or controller state does not fit the configuration",
+            ));
+        }
+        if !self.inclusion_holds() {
+            return Err(bad("an L1 cache holds a line its L2 does not"));
+        }
+        self.counters.check_restored(nodes).map_err(|e| bad(&e))?;
+        self.cycles = fresh.cycles;
+        Ok(self)
+    }
+
+    /// True when every valid L1 line of every CPU sits in its own set and in
+    /// that CPU's L2: the inclusion the coherence protocol relies on.
+    fn inclusion_holds(&self) -> bool {
+        let l2 = &self.l2;
+        [&self.l1i, &self.l1d].iter().all(|l1| {
+            l1.tags.iter().enumerate().all(|(i, &e)| {
+                if e == cache::INVALID {
+                    return true;
+                }
+                let (cpu, set) = (i / l1.cpu_stride, i % l1.cpu_stride / l1.ways);
+                let line1 = e >> L1_KEY_SHIFT;
+                let line2 = l2.line_of(line1 << l1.line_shift);
+                (line1 & l1.set_mask) as usize == set
+                    && l2.find(l2.base(cpu, line2), line2).is_some()
+            })
+        })
+    }
+
     /// The configuration.
     pub fn config(&self) -> &TimingConfig {
         &self.cfg

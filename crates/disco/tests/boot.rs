@@ -5,42 +5,12 @@
 //! Debian host with network access and root, as CI has).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
+
+mod common;
+use common::{disco, run_exec, stderr, stdout, summary_counts};
 use std::sync::mpsc;
 use std::time::Duration;
-
-fn disco() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_disco"))
-}
-
-fn run_exec(cmd: &str) -> Output {
-    let out = disco()
-        .args(["run", "--exec", cmd])
-        .output()
-        .expect("disco runs");
-    if out.status.code().is_none() {
-        panic!("disco was killed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    out
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The "N instructions, T s simulated" part of the summary line.
-fn summary_counts(o: &Output) -> String {
-    let err = stderr(o);
-    let line = err
-        .lines()
-        .find(|l| l.contains(" instructions, "))
-        .unwrap_or_else(|| panic!("no summary line in stderr:\n{err}"));
-    line.split(" simulated").next().unwrap().to_string()
-}
 
 #[test]
 fn exec_prints_the_guest_output_and_is_deterministic() {

@@ -4,19 +4,12 @@
 //! The default Debian images are fetched through the project's own fetcher
 //! when missing (a Debian host with network access and root, as CI has).
 
-use std::process::{Command, Output};
-
 use machine::report::report;
 use machine::simctl::TimingMode;
 use machine::{Machine, MachineConfig, Stop};
 
-fn disco() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_disco"))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{disco, stderr, summary_counts};
 
 /// A 2-CPU, 2-node machine booting the default guest with `exec`.
 fn smp_machine(exec: &str) -> Machine {
@@ -184,15 +177,7 @@ fn save_then_restore_runs_commands_on_the_booted_guest() {
     // The same checkpoint and command: the same counts, to the instruction.
     let second = restore(cmd);
     assert_eq!(first.stdout, second.stdout);
-    let counts = |o: &Output| {
-        stderr(o)
-            .lines()
-            .find(|l| l.contains(" instructions, "))
-            .and_then(|l| l.split(" s simulated").next())
-            .map(str::to_string)
-    };
-    assert!(counts(&first).is_some());
-    assert_eq!(counts(&first), counts(&second));
+    assert_eq!(summary_counts(&first), summary_counts(&second));
 
     // A checkpoint cannot be combined with options that change the machine.
     let o = disco()

@@ -13,17 +13,13 @@ use crate::cps::{Cps, CpsConfigError, CpuMmioDevice, Gic, DEFAULT_SHARED_IRQS};
 use crate::device::MmioDevice;
 use crate::exitdev::{ExitDevice, EXIT_DEVICE_WINDOW_SIZE};
 use crate::layout::{
-    CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GIC_BASE, GIC_WINDOW, RTC_BASE, RTC_IRQ,
+    CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GCR_WINDOW, GIC_BASE, GIC_WINDOW, RTC_BASE, RTC_IRQ,
     SIMCTL_BASE, UART_BASE, UART_IRQ,
 };
 use crate::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
 use crate::simctl::{SimCtl, TimingMode, SIMCTL_WINDOW_SIZE};
 use crate::timing::{self, MemSystem};
 use crate::uart::{Uart, UART_WINDOW_SIZE};
-
-/// GCR window: the registers only (Linux 6.1 maps no L2-only sync page with
-/// the reset value the Coherence Manager model reports).
-const GCR_WINDOW: u64 = 0x8000;
 
 /// The multiprocessor's interrupt and power controllers.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]

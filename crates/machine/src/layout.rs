@@ -34,11 +34,12 @@ pub const RTC_IRQ: u32 = 3;
 /// Simulation-control device (timing mode switch, statistics).
 pub const SIMCTL_BASE: u64 = DEVICE_BASE + 0x3000;
 
-/// Coherence Manager global configuration registers (32 KiB), followed by
-/// the 4 KiB L2-only sync region Linux maps right after them.
+/// Coherence Manager global configuration registers (32 KiB). Linux 6.1
+/// maps no L2-only sync page after them: the CM reports that region
+/// disabled.
 pub const GCR_BASE: u64 = DEVICE_BASE + 0x10_0000;
-/// Size of the GCR window including the L2-only sync page.
-pub const GCR_WINDOW: u64 = 0x9000;
+/// Size of the GCR window (the registers only).
+pub const GCR_WINDOW: u64 = 0x8000;
 /// Global Interrupt Controller (128 KiB, 128 KiB aligned).
 pub const GIC_BASE: u64 = DEVICE_BASE + 0x12_0000;
 /// Size of the GIC window.

@@ -47,6 +47,8 @@ pub struct CpuReport {
 pub struct PageReport {
     /// Page number (physical address / 4096).
     pub page: u64,
+    /// The node whose memory holds the page.
+    pub home: u32,
     /// Misses from CPUs of node 0, 1, ...
     pub misses: Vec<u32>,
 }
@@ -113,6 +115,7 @@ pub fn report(m: &Machine) -> Report {
         .iter()
         .map(|(page, misses)| PageReport {
             page,
+            home: timing.home_of(page << 12),
             misses: misses.to_vec(),
         })
         .collect();
@@ -150,31 +153,30 @@ impl Report {
         };
         let _ = writeln!(
             t,
-            "{:>3} {:>4} {:>14} {:>7} {:>7} {:>7} {:>7} {:>9} {:>10} {:>10} {:>10}",
+            "{:>3} {:>4} {:>14} {:>7} {:>7} {:>7} {:>8} {:>8} {:>10} {:>10} {:>10}",
             "cpu",
             "node",
             "instructions",
             "user%",
             "kern%",
             "idle%",
-            "stall%",
-            "(remote%)",
+            "stall-L%",
+            "stall-R%",
             "L1 misses",
             "L2 local",
             "L2 remote"
         );
         for c in self.cpus.iter().filter(|c| c.powered) {
-            let stall = c.stall_local + c.stall_remote;
             let _ = writeln!(
                 t,
-                "{:>3} {:>4} {:>14} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>9.1} {:>10} {:>10} {:>10}",
+                "{:>3} {:>4} {:>14} {:>7.1} {:>7.1} {:>7.1} {:>8.1} {:>8.1} {:>10} {:>10} {:>10}",
                 c.cpu,
                 c.node,
                 c.instructions,
                 pct(c.user, c.cycles),
                 pct(c.kernel + c.supervisor, c.cycles),
                 pct(c.idle, c.cycles),
-                pct(stall, c.cycles),
+                pct(c.stall_local, c.cycles),
                 pct(c.stall_remote, c.cycles),
                 c.caches.l1i_misses + c.caches.l1d_misses,
                 c.caches.mem_local + c.caches.cache_local,
@@ -193,9 +195,10 @@ impl Report {
             for p in pages.iter().take(top_pages) {
                 let _ = writeln!(
                     t,
-                    "  page {:#010x} (pa {:#x}): {:?}",
+                    "  page {:#010x} (pa {:#x}, home node {}): {:?}",
                     p.page,
                     p.page << 12,
+                    p.home,
                     p.misses
                 );
             }

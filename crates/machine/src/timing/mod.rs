@@ -106,9 +106,8 @@
 //!
 //! An L1 hit on the most recently used way is an inline shift, a load, one
 //! compare and a statistics increment; everything else is out of line. The
-//! ignored test `timing_cost` (`cargo test -p machine --release -- --ignored
-//! --nocapture timing_cost`) prints host nanoseconds per access for L1 hits,
-//! L2 hits and misses.
+//! benchmark `cargo bench -p machine --bench timing_cost` prints host
+//! nanoseconds per access for L1 hits, L2 hits and misses.
 //!
 //! [`MemSystem::access`]: crate::timing::MemSystem::access
 //! [`MemSystem::set_hot_threshold`]: crate::timing::MemSystem::set_hot_threshold

@@ -1,23 +1,26 @@
 /*
  * NUMA miss-counter check, run on the simulated machine.
  *
- *   numa WRITER_CPU READER_CPU PAGES
+ *   numa WRITER_CPU PAGES READER_CPU...
  *
  * On WRITER_CPU, maps PAGES pages and writes all of them (Linux allocates
- * the frames at the first touch). Reads the frame numbers from
- * /proc/self/pagemap. Then on READER_CPU, through disco's simulation-control
- * device (mapped from /dev/mem), resets the statistics and switches to
- * detailed timing, reads one word of every 128-byte line of every page once,
- * and switches back to fast timing. Prints one line per page:
+ * the frames at the first touch), then reads their frame numbers from
+ * /proc/self/pagemap. Through disco's simulation-control device (mapped
+ * from /dev/mem) it resets the statistics and switches to detailed timing;
+ * one thread per READER_CPU, pinned there and released together, reads one
+ * word of every 128-byte line of its share of the pages (page i goes to
+ * reader i % READERS); then it switches back to fast timing. Prints one
+ * line per page
  *
- *   page VIRTUAL_ADDRESS PFN
+ *   page VIRTUAL_ADDRESS PFN READER_CPU
  *
- * and "numa done WRITER READER". The host then checks that the machine's
- * per-page, per-node miss counters show 32 misses to each page, all from
- * the reader's node, and where the pages' home is another node, remote ones.
+ * and "numa done". The host then checks the machine's per-page, per-node
+ * miss counters: 32 misses to each page, all from its reader's node, remote
+ * when the page's home is another node.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,11 +29,17 @@
 #include <unistd.h>
 
 #define SIMCTL_BASE 0xf0003000UL
-#define SIMCTL_MODE 0x00   /* 0 fast, 1 detailed */
+#define SIMCTL_MODE 0x00    /* 0 fast, 1 detailed */
 #define SIMCTL_COMMAND 0x04 /* 1: reset statistics */
-#define SIMCTL_MAGIC 0x08  /* reads "DSIM" */
+#define SIMCTL_MAGIC 0x08   /* reads "DSIM" */
 #define PAGE 4096
 #define LINE 128
+#define MAX_READERS 16
+
+static char *buf;
+static long pages, readers;
+static int reader_cpu[MAX_READERS];
+static pthread_barrier_t start;
 
 static void pin(int cpu)
 {
@@ -68,19 +77,34 @@ static volatile uint32_t *simctl(void)
 	return r;
 }
 
+static void *reader(void *arg)
+{
+	long me = (long)arg;
+	uint64_t sum = 0;
+	pin(reader_cpu[me]);
+	pthread_barrier_wait(&start);
+	for (long p = me; p < pages; p += readers)
+		for (long off = 0; off < PAGE; off += LINE)
+			sum += *(volatile char *)(buf + p * PAGE + off);
+	return (void *)(uintptr_t)sum;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		fprintf(stderr, "usage: numa WRITER_CPU READER_CPU PAGES\n");
+	if (argc < 4 || argc - 3 > MAX_READERS) {
+		fprintf(stderr, "usage: numa WRITER_CPU PAGES READER_CPU... (at most %d)\n",
+			MAX_READERS);
 		return 2;
 	}
-	int writer = atoi(argv[1]), reader = atoi(argv[2]);
-	long pages = atol(argv[3]);
+	int writer = atoi(argv[1]);
+	pages = atol(argv[2]);
+	readers = argc - 3;
+	for (long i = 0; i < readers; i++)
+		reader_cpu[i] = atoi(argv[3 + i]);
 	volatile uint32_t *ctl = simctl();
 
 	pin(writer);
-	char *buf = mmap(0, pages * PAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	buf = mmap(0, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED) {
 		perror("mmap");
 		return 2;
@@ -104,16 +128,23 @@ int main(int argc, char **argv)
 		pfn[p] = e & ((1ULL << 55) - 1);
 	}
 
-	pin(reader);
-	uint64_t sum = 0;
+	pthread_t t[MAX_READERS];
+	pthread_barrier_init(&start, 0, readers + 1);
+	for (long i = 0; i < readers; i++)
+		if (pthread_create(&t[i], 0, reader, (void *)i) != 0) {
+			perror("pthread_create");
+			return 2;
+		}
 	ctl[SIMCTL_COMMAND / 4] = 1;
 	ctl[SIMCTL_MODE / 4] = 1;
-	for (long i = 0; i < pages * PAGE; i += LINE)
-		sum += *(volatile char *)(buf + i);
+	pthread_barrier_wait(&start);
+	for (long i = 0; i < readers; i++)
+		pthread_join(t[i], 0);
 	ctl[SIMCTL_MODE / 4] = 0;
 
 	for (long p = 0; p < pages; p++)
-		printf("page %p %#llx\n", (void *)(buf + p * PAGE), (unsigned long long)pfn[p]);
-	printf("numa done %d %d %llu\n", writer, reader, (unsigned long long)sum);
+		printf("page %p %#llx %d\n", (void *)(buf + p * PAGE),
+		       (unsigned long long)pfn[p], reader_cpu[p % readers]);
+	printf("numa done\n");
 	return 0;
 }

@@ -137,7 +137,7 @@ impl PendingInput {
     }
 
     /// Types as much as the console takes now.
-    pub fn feed(&mut self, m: &mut Machine) {
+    pub fn feed(&mut self, m: &mut dyn crate::session::Session) {
         if self.0.is_empty() {
             return;
         }

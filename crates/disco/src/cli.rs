@@ -19,6 +19,9 @@ pub enum Command {
     /// Boot a kernel on the simulated machine (default: the Debian guest,
     /// fetched if missing) and attach its console, or run one command.
     Run(Box<RunArgs>),
+    /// Run the virtual machines a configuration file describes on the Disco
+    /// monitor, each with its own console.
+    Up(Box<crate::up::UpArgs>),
     /// Fetch and build the default Debian guest images into the cache.
     Fetch {
         /// Fetch again even if the images are cached.
@@ -59,7 +62,7 @@ pub struct RunArgs {
     pub cpu_mhz: Option<u32>,
     /// Trace events to stderr, comma-separated: exc (exceptions), tlb (TLB
     /// writes), dev (device accesses), mmio (CPU device accesses), insn (every
-    /// instruction; very slow).
+    /// instruction; very slow), monitor (traps to the monitor, with --vm).
     #[arg(long, value_name = "EVENTS", value_delimiter = ',')]
     pub trace: Vec<TraceEvent>,
     /// Number of CPUs (1..=16). Default 1.
@@ -106,6 +109,11 @@ pub struct RunArgs {
         "nodes", "interleave", "quantum", "save_checkpoint",
     ])]
     pub restore: Option<PathBuf>,
+    /// Run the guest in a virtual machine on the Disco monitor instead of
+    /// on the bare machine: the VM gets --mem of memory (a multiple of 16M)
+    /// and one virtual CPU; --cpus sets the machine's physical CPUs.
+    #[arg(long, conflicts_with_all = ["save_checkpoint", "restore"])]
+    pub vm: bool,
 }
 
 /// Timing modes on the command line.
@@ -130,4 +138,6 @@ pub enum TraceEvent {
     Mmio,
     /// Every instruction executed, disassembled (very slow).
     Insn,
+    /// The monitor's traps and what it did about them (with --vm).
+    Monitor,
 }

@@ -35,6 +35,32 @@ pub struct ConfigFile {
     /// `[timing]`.
     #[serde(default)]
     pub timing: TimingSection,
+    /// `[[vm]]`: the virtual machines of `disco up`.
+    #[serde(default)]
+    pub vm: Vec<VmSection>,
+}
+
+/// `[[vm]]`: one virtual machine. Paths are relative to the file.
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VmSection {
+    /// Name (default `vmN`, N its position from 0).
+    pub name: Option<String>,
+    /// Memory: bytes or a string such as "256M" (a multiple of 16M).
+    pub mem: Option<Size>,
+    /// Virtual CPUs.
+    pub vcpus: Option<u32>,
+    /// Kernel (default: Debian's).
+    pub kernel: Option<std::path::PathBuf>,
+    /// Initramfs (default: the one built around Debian's busybox).
+    pub initrd: Option<std::path::PathBuf>,
+    /// Host files for the initramfs, `HOST[:GUEST]` as `--add` takes them.
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Extra kernel command-line arguments.
+    pub append: Option<String>,
+    /// Command to run (the VM ends with its status); without it a shell.
+    pub exec: Option<String>,
 }
 
 /// `[machine]`: topology, memory, clock.
@@ -66,7 +92,8 @@ pub enum Size {
 }
 
 impl Size {
-    fn bytes(&self) -> Result<u64> {
+    /// The size in bytes.
+    pub fn bytes(&self) -> Result<u64> {
         match self {
             Size::Bytes(b) => Ok(*b),
             Size::Text(s) => crate::size::parse_size(s).map_err(anyhow::Error::msg),

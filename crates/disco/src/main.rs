@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => disco::run::run(*args),
+        Command::Up(args) => disco::up::up(*args),
         Command::Fetch { force } => fetch(force),
     };
     match result {

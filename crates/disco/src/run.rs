@@ -5,22 +5,23 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use machine::report::report;
 use machine::simctl::TimingMode;
-use machine::{Machine, MachineConfig, Stop};
+use machine::{Machine, MachineConfig};
+use monitor::vm::VmConfig;
+use monitor::{Monitor, MonitorConfig};
 
-use crate::addfiles::append_files;
 use crate::checkpoint::{boot_and_save, PendingInput, COMMAND_FROM_CONSOLE_PROPERTY};
 use crate::config::ConfigFile;
+use crate::guest::{bootargs, guest_images, GuestSpec};
 
 use crate::cli::{RunArgs, TimingArg, TraceEvent};
 use crate::console::{Input, RawTerminal, StdinReader};
 use crate::exec_output::ExecOutput;
-use crate::images;
+use crate::session::{Bare, Ending, Session, Virtual};
 
-/// Kernel command line used for every boot; `--append` adds to it.
-pub const DEFAULT_BOOTARGS: &str = "console=ttyS0,115200 earlycon panic=-1";
+pub use crate::guest::DEFAULT_BOOTARGS;
 
 /// Exit status when `--max-time` expires (as timeout(1) does).
 const TIMEOUT_STATUS: u8 = 124;
@@ -28,53 +29,56 @@ const TIMEOUT_STATUS: u8 = 124;
 /// Runs `disco run` and returns the process exit status.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     crate::trace::init(&args.trace);
+    if args.vm {
+        let mut session = boot_vm(&args)?;
+        session
+            .machine
+            .set_trace_instructions(args.trace.contains(&TraceEvent::Insn));
+        return run_session(&mut session, &args, PendingInput::default());
+    }
     let (mut m, input) = match &args.restore {
         Some(path) => restore(path, &args)?,
         None => (boot(&args)?, PendingInput::default()),
     };
     m.set_trace_instructions(args.trace.contains(&TraceEvent::Insn));
-
-    let start = Mark::now(&m);
-    let outcome = if let Some(path) = &args.save_checkpoint {
+    if let Some(path) = &args.save_checkpoint {
+        let start = Mark::now(&m);
         let (limit, slice) = (max_cycles(&m, &args), exec_slice(&m));
-        boot_and_save(&mut m, path, args.show_boot, slice, limit).map(|()| ExitCode::SUCCESS)
-    } else if args.exec.is_some() {
-        run_exec(&mut m, &args, input)
+        let outcome =
+            boot_and_save(&mut m, path, args.show_boot, slice, limit).map(|()| ExitCode::SUCCESS);
+        print_summary(&m, &start);
+        return outcome;
+    }
+    run_session(&mut Bare(m), &args, input)
+}
+
+/// Runs the guest of `session` with `--exec` or interactively, then reports.
+fn run_session(session: &mut dyn Session, args: &RunArgs, input: PendingInput) -> Result<ExitCode> {
+    let start = Mark::now(session.machine());
+    let outcome = if args.exec.is_some() {
+        run_exec(session, args, input)
     } else {
-        run_interactive(&mut m, &args, input)
+        run_interactive(session, args, input)
     };
-    print_summary(&m, &start);
-    write_reports(&m, &args)?;
+    print_summary(session.machine(), &start);
+    write_reports(session, args)?;
     outcome
+}
+
+/// The guest `disco run` boots.
+fn spec(args: &RunArgs) -> GuestSpec {
+    GuestSpec {
+        kernel: args.kernel.clone(),
+        initrd: args.initrd.clone(),
+        add: args.add.clone(),
+    }
 }
 
 /// Builds the machine and loads the kernel and initrd.
 fn boot(args: &RunArgs) -> Result<Machine> {
-    let (kernel_path, initrd_path) = resolve_images(args)?;
-    let kernel = read_file(&kernel_path, "kernel")?;
-    let mut initrd = initrd_path
-        .as_deref()
-        .map(|p| read_file(p, "initrd"))
-        .transpose()?;
-    if args.kernel.is_none() && args.initrd.is_none() {
-        if let Some(initrd) = initrd.as_mut() {
-            // The cached initramfs may predate this disco's /init protocol.
-            images::refresh_init(initrd).context("updating the initramfs's /init")?;
-        }
-    }
-    if !args.add.is_empty() {
-        let Some(initrd) = initrd.as_mut() else {
-            bail!("--add needs an initrd (give --initrd with --kernel)");
-        };
-        append_files(initrd, &args.add)?;
-    }
-    let mut bootargs = DEFAULT_BOOTARGS.to_string();
-    if let Some(extra) = &args.append {
-        bootargs.push(' ');
-        bootargs.push_str(extra);
-    }
+    let (kernel_path, kernel, initrd) = guest_images(&spec(args))?;
     let mut config = machine_config(args, kernel, initrd)?;
-    config.bootargs = bootargs;
+    config.bootargs = bootargs(args.append.as_deref());
     config.exec = args.exec.clone();
     if args.save_checkpoint.is_some() {
         config
@@ -82,6 +86,39 @@ fn boot(args: &RunArgs) -> Result<Machine> {
             .push((COMMAND_FROM_CONSOLE_PROPERTY.to_string(), "1".to_string()));
     }
     Machine::new(&config).with_context(|| format!("cannot boot {}", kernel_path.display()))
+}
+
+/// Builds a machine with the monitor running the guest in one VM
+/// (`--vm`): the VM gets `--mem` of memory, the machine that plus the
+/// monitor's reserve.
+fn boot_vm(args: &RunArgs) -> Result<Virtual> {
+    let (kernel_path, kernel, initrd) = guest_images(&spec(args))?;
+    let mut config = machine_config(args, Vec::new(), None)?;
+    let guest_mem = config.mem_bytes;
+    config.mem_bytes = guest_mem + monitor::alloc::MONITOR_RESERVED;
+    let mut machine = Machine::new_unbooted(&config).context("cannot build the machine")?;
+    let vm = VmConfig {
+        name: "vm0".to_string(),
+        mem_bytes: guest_mem,
+        vcpus: 1,
+        kernel,
+        initrd,
+        bootargs: bootargs(args.append.as_deref()),
+        exec: args.exec.clone(),
+        chosen: Vec::new(),
+        rtc_epoch_ns: config.rtc_epoch_ns,
+    };
+    let monitor_config = MonitorConfig {
+        quantum: config.quantum,
+        ..MonitorConfig::default()
+    };
+    let monitor = Monitor::new(&mut machine, &[vm], monitor_config)
+        .with_context(|| format!("cannot boot {} in a VM", kernel_path.display()))?;
+    Ok(Virtual {
+        machine,
+        monitor,
+        vm: 0,
+    })
 }
 
 /// Restores `--restore`'s checkpoint, with the timing mode of `--timing`
@@ -125,6 +162,9 @@ fn machine_config(
         Some(path) => ConfigFile::load(path)?,
         None => ConfigFile::default(),
     };
+    if !file.vm.is_empty() {
+        anyhow::bail!("the configuration describes virtual machines: run it with `disco up`");
+    }
     let mut c = MachineConfig::new(kernel, initrd);
     let m = &file.machine;
     c.mem_bytes = args.mem.or(file.mem_bytes()?).unwrap_or(c.mem_bytes);
@@ -146,27 +186,6 @@ fn machine_config(
     Ok(c)
 }
 
-fn resolve_images(args: &RunArgs) -> Result<(std::path::PathBuf, Option<std::path::PathBuf>)> {
-    if let Some(kernel) = &args.kernel {
-        return Ok((kernel.clone(), args.initrd.clone()));
-    }
-    let mut progress = images::stderr_progress;
-    let imgs = images::ensure_default_images(&mut progress)?;
-    Ok((
-        imgs.kernel,
-        Some(args.initrd.clone().unwrap_or(imgs.initrd)),
-    ))
-}
-
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
-    let data =
-        std::fs::read(path).with_context(|| format!("cannot read {what} '{}'", path.display()))?;
-    if data.is_empty() {
-        bail!("{what} '{}' is empty", path.display());
-    }
-    Ok(data)
-}
-
 /// The simulated cycle at which `--max-time` (counted from now) expires.
 fn max_cycles(m: &Machine, args: &RunArgs) -> Option<u64> {
     args.max_time
@@ -180,18 +199,18 @@ fn exec_slice(m: &Machine) -> u64 {
 
 /// Runs the guest with `--exec`: hide the boot, stream the command's output,
 /// exit with its status.
-fn run_exec(m: &mut Machine, args: &RunArgs, mut input: PendingInput) -> Result<ExitCode> {
-    let limit = max_cycles(m, args);
+fn run_exec(s: &mut dyn Session, args: &RunArgs, mut input: PendingInput) -> Result<ExitCode> {
+    let limit = max_cycles(s.machine(), args);
     let mut out = ExecOutput::new(args.show_boot);
     let stdout = std::io::stdout();
-    let slice = exec_slice(m);
+    let slice = exec_slice(s.machine());
     loop {
-        input.feed(m);
-        let stop = m.run_for(slice);
-        out.feed(&m.take_console_output(), &mut stdout.lock())?;
+        input.feed(s);
+        let stop = s.run_for(slice);
+        out.feed(&s.take_console_output(), &mut stdout.lock())?;
         if let Some(stop) = stop {
             return Ok(match stop {
-                Stop::Exit(status) if out.started() => ExitCode::from(status as u8),
+                Ending::Exit(status) if out.started() => ExitCode::from(status as u8),
                 other => {
                     if !out.started() {
                         eprint!("{}", out.boot_log_tail());
@@ -201,7 +220,7 @@ fn run_exec(m: &mut Machine, args: &RunArgs, mut input: PendingInput) -> Result<
                 }
             });
         }
-        if limit.is_some_and(|l| m.cycles() >= l) {
+        if limit.is_some_and(|l| s.machine().cycles() >= l) {
             eprintln!(
                 "disco: stopped after {} simulated seconds (--max-time)",
                 args.max_time.unwrap_or(0.0)
@@ -212,13 +231,17 @@ fn run_exec(m: &mut Machine, args: &RunArgs, mut input: PendingInput) -> Result<
 }
 
 /// Runs the guest with its console attached to the terminal.
-fn run_interactive(m: &mut Machine, args: &RunArgs, mut pending: PendingInput) -> Result<ExitCode> {
-    let limit = max_cycles(m, args);
+fn run_interactive(
+    s: &mut dyn Session,
+    args: &RunArgs,
+    mut pending: PendingInput,
+) -> Result<ExitCode> {
+    let limit = max_cycles(s.machine(), args);
     let _raw = RawTerminal::enter();
     let mut input = StdinReader::spawn();
     let mut stdout = std::io::stdout();
-    let slice = m.clock().hz() / 1000; // 1 ms of simulated time
-    let mut pacer = Pacer::new(m.sim_ns());
+    let slice = s.machine().clock().hz() / 1000; // 1 ms of simulated time
+    let mut pacer = Pacer::new(s.machine().sim_ns());
     loop {
         match input.poll() {
             Some(Input::Quit) => {
@@ -228,17 +251,17 @@ fn run_interactive(m: &mut Machine, args: &RunArgs, mut pending: PendingInput) -
             Some(Input::Bytes(b)) => pending.extend(&b),
             None => {}
         }
-        pending.feed(m);
-        let stop = m.run_for(slice);
-        let output = m.take_console_output();
+        pending.feed(s);
+        let stop = s.run_for(slice);
+        let output = s.take_console_output();
         if !output.is_empty() {
             stdout.write_all(&output)?;
             stdout.flush()?;
         }
         if let Some(stop) = stop {
             return Ok(match stop {
-                Stop::Exit(status) => ExitCode::from(status as u8),
-                Stop::PowerOff => {
+                Ending::Exit(status) => ExitCode::from(status as u8),
+                Ending::PowerOff => {
                     eprintln!("\r\ndisco: the guest powered off\r");
                     ExitCode::SUCCESS
                 }
@@ -248,41 +271,52 @@ fn run_interactive(m: &mut Machine, args: &RunArgs, mut pending: PendingInput) -
                 }
             });
         }
-        if limit.is_some_and(|l| m.cycles() >= l) {
+        if limit.is_some_and(|l| s.machine().cycles() >= l) {
             eprintln!(
                 "\r\ndisco: stopped after {} simulated seconds (--max-time)\r",
                 args.max_time.unwrap_or(0.0)
             );
             return Ok(ExitCode::from(TIMEOUT_STATUS));
         }
-        pacer.pace(m.sim_ns());
+        pacer.pace(s.machine().sim_ns());
     }
 }
 
-fn report_stop(stop: &Stop, when: &str) {
+fn report_stop(stop: &Ending, when: &str) {
     let sep = if when.is_empty() { "" } else { " " };
     match stop {
-        Stop::Exit(status) => eprintln!("disco: the guest exited with status {status}{sep}{when}"),
-        Stop::Reboot => eprintln!("disco: the guest rebooted{sep}{when} (a kernel panic reboots: see the log above)"),
-        Stop::PowerOff => eprintln!("disco: the guest powered off{sep}{when}"),
-        Stop::Wedged { cpu, vector, cause, epc } => eprintln!(
-            "disco: CPU {cpu} is wedged{sep}{when}: exception {} at {epc:#x} sent it to vector {vector:#x}, which it cannot fetch",
-            cause.name()
+        Ending::Exit(status) => {
+            eprintln!("disco: the guest exited with status {status}{sep}{when}")
+        }
+        Ending::Reboot => eprintln!(
+            "disco: the guest rebooted{sep}{when} (a kernel panic reboots: see the log above)"
         ),
+        Ending::PowerOff => eprintln!("disco: the guest powered off{sep}{when}"),
+        Ending::Failed(why) => eprintln!("disco: the guest stopped{sep}{when}: {why}"),
     }
 }
 
-fn write_reports(m: &Machine, args: &RunArgs) -> Result<()> {
+/// `--stats` and `--stats-json`: the machine's statistics, and with a VM
+/// the monitor's accounting.
+fn write_reports(s: &dyn Session, args: &RunArgs) -> Result<()> {
     if !args.stats && args.stats_json.is_none() {
         return Ok(());
     }
+    let m = s.machine();
     let r = report(m);
+    let monitor = s.monitor().map(|mon| mon.report());
     if args.stats {
         eprint!("{}", r.table(10));
+        if let Some(mr) = &monitor {
+            eprint!("{}", mr.table(m.clock().hz()));
+        }
     }
     if let Some(path) = &args.stats_json {
-        let json = serde_json::to_string_pretty(&r)?;
-        std::fs::write(path, json)
+        let mut json = serde_json::to_value(&r)?;
+        if let Some(mr) = &monitor {
+            json["monitor"] = serde_json::to_value(mr)?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)
             .with_context(|| format!("cannot write statistics to '{}'", path.display()))?;
     }
     Ok(())

@@ -13,6 +13,7 @@ pub fn init(events: &[TraceEvent]) {
             TraceEvent::Tlb => "mips::tlb",
             TraceEvent::Mmio => "mips::mmio",
             TraceEvent::Dev => "machine::dev",
+            TraceEvent::Monitor => "monitor",
             TraceEvent::Insn => continue,
         };
         filter.push_str(&format!(",{target}=trace"));

@@ -54,8 +54,27 @@ pub enum BootError {
     Mem(#[from] MemError),
 }
 
+/// Memory a kernel can be loaded into: a machine's RAM, or a virtual
+/// machine's guest-physical memory.
+pub trait LoadTarget {
+    /// Size in bytes (addresses `0..size` exist).
+    fn size(&self) -> u64;
+    /// Writes `data` at address `addr` (the range is inside `0..size`).
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError>;
+}
+
+impl LoadTarget for PhysMem {
+    fn size(&self) -> u64 {
+        PhysMem::size(self)
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError> {
+        self.write_bytes(addr, data)
+    }
+}
+
 /// Where things were placed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BootLayout {
     /// Kernel entry point (virtual).
     pub entry: u64,
@@ -70,7 +89,7 @@ pub struct BootLayout {
 /// Loads `kernel` and `initrd` into `mem`, builds the device tree from `desc`
 /// (its `initrd` field is filled in here) and places it.
 pub fn load(
-    mem: &mut PhysMem,
+    mem: &mut dyn LoadTarget,
     kernel: &[u8],
     initrd: Option<&[u8]>,
     mut desc: BoardDescription,
@@ -78,7 +97,7 @@ pub fn load(
     let ram = mem.size();
     let image = parse_elf(kernel)?;
     for seg in &image.segments {
-        if !mem.contains(seg.paddr, seg.memsz) {
+        if seg.paddr.checked_add(seg.memsz).is_none_or(|end| end > ram) {
             return Err(BootError::KernelDoesNotFit {
                 addr: seg.paddr,
                 len: seg.memsz,
@@ -88,10 +107,10 @@ pub fn load(
         if seg.paddr.saturating_add(seg.memsz) > INITRD_BASE {
             return Err(BootError::KernelOverlapsInitrd { addr: seg.paddr });
         }
-        mem.write_bytes(seg.paddr, seg.data)?;
+        mem.write(seg.paddr, seg.data)?;
         let bss = seg.memsz - seg.data.len() as u64;
         if bss > 0 {
-            mem.write_bytes(seg.paddr + seg.data.len() as u64, &vec![0; bss as usize])?;
+            mem.write(seg.paddr + seg.data.len() as u64, &vec![0; bss as usize])?;
         }
     }
 
@@ -115,9 +134,9 @@ pub fn load(
         return Err(too_big(initrd.map_or(0, |i| i.len() as u64)));
     }
     if let Some(i) = initrd {
-        mem.write_bytes(INITRD_BASE, i)?;
+        mem.write(INITRD_BASE, i)?;
     }
-    mem.write_bytes(dtb, &fdt)?;
+    mem.write(dtb, &fdt)?;
     Ok(BootLayout {
         entry: image.entry,
         initrd: initrd_range,

@@ -243,10 +243,59 @@ fn check_topology(config: &MachineConfig) -> Result<(), MachineError> {
     Ok(())
 }
 
+/// The device tree of the standard board for `config`: its memory, CPUs,
+/// UART, exit device, RTC and (with several CPUs) CPS, and the `/chosen`
+/// strings (`bootargs`, `disco,exit-address`, `disco,exec`, the extras).
+/// A virtual machine is described the same way.
+pub fn board_description(config: &MachineConfig) -> BoardDescription {
+    let mut chosen_extra = vec![("disco,exit-address".to_string(), format!("{EXIT_BASE:#x}"))];
+    if let Some(cmd) = &config.exec {
+        chosen_extra.push(("disco,exec".to_string(), cmd.clone()));
+    }
+    chosen_extra.extend(config.chosen.iter().cloned());
+    BoardDescription {
+        model: "disco FLASH-like MIPS64 machine".to_string(),
+        memory: vec![(0, config.mem_bytes)],
+        cpus: config.cpus,
+        cpu_clock_hz: config.cpu_hz,
+        bootargs: config.bootargs.clone(),
+        initrd: None,
+        uart: Some(UartNode {
+            base: UART_BASE,
+            size: UART_WINDOW_SIZE,
+            irq: UART_IRQ,
+            clock_hz: UART_CLOCK_HZ,
+        }),
+        exit_device: Some(EXIT_BASE),
+        rtc: Some((RTC_BASE, RTC_IRQ)),
+        chosen_extra,
+        kaslr_seed: None,
+        cps: (config.cpus > 1).then_some(CpsNodes {
+            gic: (GIC_BASE, GIC_WINDOW),
+            cpc: (CPC_BASE, CPC_WINDOW),
+        }),
+    }
+}
+
 impl Machine {
     /// Builds a machine, loads the kernel and initrd, and sets CPU 0 up to
     /// enter the kernel.
     pub fn new(config: &MachineConfig) -> Result<Self, MachineError> {
+        let mut m = Self::new_unbooted(config)?;
+        m.layout = boot::load(
+            &mut m.mem,
+            &config.kernel,
+            config.initrd.as_deref(),
+            board_description(config),
+        )?;
+        boot::uhi_handoff(&mut m.cpus[0], &m.layout);
+        Ok(m)
+    }
+
+    /// Builds a machine with nothing loaded: CPUs in their reset state (only
+    /// CPU 0 powered), zeroed RAM. `config.kernel` is ignored. A monitor
+    /// builds its machine this way and powers the CPUs itself.
+    pub fn new_unbooted(config: &MachineConfig) -> Result<Self, MachineError> {
         let mb = |b: u64| b >> 20;
         if !(MIN_RAM..=MAX_RAM).contains(&config.mem_bytes) {
             return Err(MachineError::MemSize {
@@ -256,36 +305,9 @@ impl Machine {
             });
         }
         check_topology(config)?;
-        let mut mem = PhysMem::new(config.mem_bytes)?;
+        let mem = PhysMem::new(config.mem_bytes)?;
         let clock = Clock::new(config.cpu_hz as u64);
-        let mut chosen_extra = vec![("disco,exit-address".to_string(), format!("{EXIT_BASE:#x}"))];
-        if let Some(cmd) = &config.exec {
-            chosen_extra.push(("disco,exec".to_string(), cmd.clone()));
-        }
-        chosen_extra.extend(config.chosen.iter().cloned());
-        let desc = BoardDescription {
-            model: "disco FLASH-like MIPS64 machine".to_string(),
-            memory: vec![(0, config.mem_bytes)],
-            cpus: config.cpus,
-            cpu_clock_hz: config.cpu_hz,
-            bootargs: config.bootargs.clone(),
-            initrd: None,
-            uart: Some(UartNode {
-                base: UART_BASE,
-                size: UART_WINDOW_SIZE,
-                irq: UART_IRQ,
-                clock_hz: UART_CLOCK_HZ,
-            }),
-            exit_device: Some(EXIT_BASE),
-            rtc: Some((RTC_BASE, RTC_IRQ)),
-            chosen_extra,
-            kaslr_seed: None,
-            cps: (config.cpus > 1).then_some(CpsNodes {
-                gic: (GIC_BASE, GIC_WINDOW),
-                cpc: (CPC_BASE, CPC_WINDOW),
-            }),
-        };
-        let layout = boot::load(&mut mem, &config.kernel, config.initrd.as_deref(), desc)?;
+        let layout = BootLayout::default();
         let devices = Devices::new(
             clock,
             config.rtc_epoch_ns,
@@ -294,8 +316,7 @@ impl Machine {
         )
         .map_err(|e| MachineError::Topology(e.to_string()))?;
         let smp = config.cpus > 1;
-        let mut cpus: Vec<Cpu> = (0..config.cpus).map(|n| new_cpu(n, smp)).collect();
-        boot::uhi_handoff(&mut cpus[0], &layout);
+        let cpus: Vec<Cpu> = (0..config.cpus).map(|n| new_cpu(n, smp)).collect();
         let mut powered = vec![false; config.cpus as usize];
         powered[0] = true;
         let mut m = Machine {
@@ -433,6 +454,33 @@ impl Machine {
             }
         }
         None
+    }
+
+    /// Runs CPU `c` (powered or not) until cycle `until`, a halt, a native
+    /// trap or a stop request, and returns why it stopped: the primitive a
+    /// monitor builds its own scheduling on. Does not move machine time
+    /// ([`Machine::set_time`]).
+    pub fn run_cpu_raw(&mut self, c: usize, until: u64) -> RunExit {
+        self.devices.current_cpu = c as u32;
+        let lines = self.devices.lines_for(c as u32);
+        let cpu = &mut self.cpus[c];
+        cpu.set_irq_lines(lines);
+        cpu.run(&mut self.mem, &mut self.code, &mut self.devices, until)
+    }
+
+    /// Records that every CPU has reached cycle `now` (a monitor's slice
+    /// ended) and lets the board's devices catch up.
+    pub fn set_time(&mut self, now: u64) {
+        self.now = self.now.max(now);
+        self.devices.advance_to(self.now);
+    }
+
+    /// Powers CPU `c` on or off (for a monitor; a bare machine's CPUs are
+    /// powered by the Cluster Power Controller).
+    pub fn set_powered(&mut self, c: usize, on: bool) {
+        if let Some(p) = self.powered.get_mut(c) {
+            *p = on;
+        }
     }
 
     /// Runs CPU `c` up to cycle `until`.

@@ -45,6 +45,7 @@ impl Cpu {
             self.privilege,
             self.cp0.status,
             self.cp0.asid(),
+            self.vm_mode,
         )
     }
 

@@ -184,6 +184,12 @@ pub struct Cpu {
     /// Address of the last exception vector jumped to, to detect a CPU that
     /// cannot fetch its own vector.
     pub(crate) last_vector: u64,
+    /// A virtual machine's kernel runs here in supervisor mode: it may use
+    /// the kernel segments, all translated through the TLB.
+    pub(crate) vm_mode: bool,
+    /// Where execution continues after the delay slot being executed, for
+    /// a trap raised in it ([`Trap::resume_at`]).
+    pub(crate) slot_continuation: u64,
     /// Print every instruction (slow; for debugging).
     pub trace_instructions: bool,
 }
@@ -236,6 +242,8 @@ impl Cpu {
             block_pc: 0,
             cur_pc: 0,
             last_vector: u64::MAX,
+            vm_mode: false,
+            slot_continuation: 0,
             trace_instructions: false,
         };
         cpu.reschedule_timer(0);
@@ -512,6 +520,13 @@ impl Cpu {
                 self.cycles += index as u64;
                 let e = self.fault;
                 let in_slot = self.fault_in_delay_slot;
+                if in_slot {
+                    self.slot_continuation = if self.branch_taken {
+                        self.branch_target
+                    } else {
+                        at.wrapping_add(4)
+                    };
+                }
                 self.raise(e, at, in_slot, block.instrs.get(index).copied());
             }
         }
@@ -566,6 +581,7 @@ impl Cpu {
                     match self.step(slot, slot_pc, x.mem, x.bus) {
                         Err(e) => {
                             self.retire(i + 1);
+                            self.slot_continuation = target;
                             self.raise(e, slot_pc, true, Some(*slot));
                             return;
                         }
@@ -623,6 +639,7 @@ impl Cpu {
         let id = match self.fetch_block(x.mem, code, pc) {
             Ok(id) => id,
             Err(e) => {
+                self.slot_continuation = target;
                 self.raise(e, pc, true, None);
                 return;
             }
@@ -640,7 +657,10 @@ impl Cpu {
                 self.pc = target;
                 self.retire(1);
             }
-            Err(e) => self.raise(e, pc, true, Some(ins)),
+            Err(e) => {
+                self.slot_continuation = target;
+                self.raise(e, pc, true, Some(ins))
+            }
         }
     }
 
@@ -709,6 +729,7 @@ impl Cpu {
                     pc: epc,
                     in_delay_slot,
                     instr,
+                    resume_at: in_delay_slot.then_some(self.slot_continuation),
                 });
                 self.force_check();
             }
@@ -724,7 +745,7 @@ impl Cpu {
         }
     }
 
-    fn deliver_to_vector(&mut self, e: Exception, epc: u64, in_delay_slot: bool) {
+    pub(crate) fn deliver_to_vector(&mut self, e: Exception, epc: u64, in_delay_slot: bool) {
         let st = self.cp0.status;
         let exl = st & status::EXL != 0;
         tracing::trace!(
@@ -875,6 +896,8 @@ pub struct CpuState {
     pub stall_total: u64,
     pub stats_since: u64,
     pub mode_since: u64,
+    #[serde(default)]
+    pub vm_mode: bool,
 }
 
 /// A checkpoint that does not describe a valid CPU.
@@ -916,6 +939,7 @@ impl Cpu {
             stall_total: self.stall_total,
             stats_since: self.stats_since,
             mode_since: self.mode_since,
+            vm_mode: self.vm_mode,
         }
     }
 
@@ -961,6 +985,7 @@ impl Cpu {
         cpu.stall_total = s.stall_total;
         cpu.stats_since = s.stats_since;
         cpu.mode_since = s.mode_since;
+        cpu.vm_mode = s.vm_mode;
         // Derived state: privilege level, 64-bit enable, pending interrupts.
         cpu.privilege = Privilege::from_status(cpu.cp0.status);
         cpu.set_privilege();

@@ -173,4 +173,9 @@ pub struct Trap {
     /// The faulting instruction, when the fault came from executing one (not
     /// for interrupts or instruction-fetch faults).
     pub instr: Option<Instr>,
+    /// For a fault in a delay slot: where execution continues once the
+    /// delay-slot instruction has completed (the branch target, or the
+    /// fall-through address of a branch not taken). A monitor that emulates
+    /// the instruction resumes there.
+    pub resume_at: Option<u64>,
 }

@@ -28,6 +28,7 @@ mod ops;
 mod privileged;
 mod softtlb;
 pub mod tlb;
+mod virt;
 
 pub use bus::{Bus, BusError, NoDevices};
 pub use code::CodeCache;
@@ -41,3 +42,4 @@ pub use instr::Instr;
 pub use memory::{MemError, PhysMem};
 pub use mmu::{Access, Privilege, Translation};
 pub use tlb::{Tlb, TlbEntry};
+pub use virt::Emulated;

@@ -79,7 +79,15 @@ const KSSEG: u64 = 0xffff_ffff_c000_0000;
 const SEG_SIZE: u64 = 1 << SEGBITS;
 const PA_MASK: u64 = (1 << PABITS) - 1;
 
-fn classify(va: u64, prv: Privilege, st: u64) -> Option<Segment> {
+fn classify(va: u64, prv: Privilege, st: u64, vm: bool) -> Option<Segment> {
+    if vm && prv == Privilege::Supervisor {
+        // A virtual machine's kernel: every segment kernel mode may use, and
+        // the unmapped ones translated through the TLB like mapped ones.
+        return match classify(va, Privilege::Kernel, st & !status::ERL, false)? {
+            Segment::Unmapped(_) => Some(Segment::Mapped),
+            mapped => Some(mapped),
+        };
+    }
     let kernel = prv == Privilege::Kernel;
     let supervisor = prv == Privilege::Supervisor;
     // Sign-extended 32-bit addresses: the compatibility segments.
@@ -120,7 +128,10 @@ fn classify(va: u64, prv: Privilege, st: u64) -> Option<Segment> {
 }
 
 /// Translates `va` for `access` at privilege `prv` under Status `st`, through
-/// `tlb` with address-space identifier `asid`.
+/// `tlb` with address-space identifier `asid`. With `vm` (a virtual
+/// machine's kernel runs in supervisor mode, see [`crate::Cpu::set_vm_mode`])
+/// supervisor mode reaches the kernel segments, and the unmapped ones
+/// (kseg0, kseg1, xkphys) are translated through the TLB.
 pub fn translate(
     tlb: &Tlb,
     va: u64,
@@ -128,8 +139,9 @@ pub fn translate(
     prv: Privilege,
     st: u64,
     asid: u8,
+    vm: bool,
 ) -> Result<Translation, Exception> {
-    match classify(va, prv, st) {
+    match classify(va, prv, st, vm) {
         None => Err(Exception::at(access.address_code(), va)),
         Some(Segment::Unmapped(pa)) => Ok(Translation {
             pa,
@@ -171,7 +183,7 @@ mod tests {
     const KERNEL64: u64 = status::KX | status::SX | status::UX;
 
     fn t(va: u64, prv: Privilege, st: u64) -> Result<Translation, Exception> {
-        translate(&Tlb::default(), va, Access::Load, prv, st, 0)
+        translate(&Tlb::default(), va, Access::Load, prv, st, 0, false)
     }
 
     #[test]
@@ -210,10 +222,10 @@ mod tests {
     fn mapped_miss_is_a_refill_and_invalid_entry_is_not() {
         let mut tlb = Tlb::default();
         let u = Privilege::User;
-        let e = translate(&tlb, 0x40_0000, Access::Store, u, KERNEL64, 1).unwrap_err();
+        let e = translate(&tlb, 0x40_0000, Access::Store, u, KERNEL64, 1, false).unwrap_err();
         assert_eq!((e.code, e.refill), (ExcCode::TlbS, true));
         tlb.write(0, TlbEntry::from_registers(0, 0x40_0000 | 1, 0, 0));
-        let e = translate(&tlb, 0x40_0000, Access::Load, u, KERNEL64, 1).unwrap_err();
+        let e = translate(&tlb, 0x40_0000, Access::Load, u, KERNEL64, 1, false).unwrap_err();
         assert_eq!((e.code, e.refill), (ExcCode::TlbL, false));
     }
 
@@ -226,12 +238,12 @@ mod tests {
         );
         let prv = Privilege::User;
         assert_eq!(
-            translate(&tlb, 0x40_0010, Access::Load, prv, 0, 9)
+            translate(&tlb, 0x40_0010, Access::Load, prv, 0, 9, false)
                 .unwrap()
                 .pa,
             0x5010
         );
-        let e = translate(&tlb, 0x40_0010, Access::Store, prv, 0, 9).unwrap_err();
+        let e = translate(&tlb, 0x40_0010, Access::Store, prv, 0, 9, false).unwrap_err();
         assert_eq!(e.code, ExcCode::Mod);
     }
 

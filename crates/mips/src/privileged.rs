@@ -158,6 +158,15 @@ impl Cpu {
                 self.stlb
                     .flush_range(alias, alias.wrapping_add(end.wrapping_sub(start)));
             }
+            // Region 2 (xkphys, mapped in VM mode) entries translate every
+            // cache attribute (bits 61:59) of their addresses.
+            if start >> 62 == 2 && self.vm_mode {
+                for cca in 1..8u64 {
+                    let alias = start | (cca << 59);
+                    self.stlb
+                        .flush_range(alias, alias.wrapping_add(end.wrapping_sub(start)));
+                }
+            }
         }
         old
     }
@@ -171,7 +180,7 @@ impl Cpu {
     }
 
     /// Applies the side effects of a Status change from `old`.
-    fn status_changed(&mut self, old: u64) {
+    pub(crate) fn status_changed(&mut self, old: u64) {
         let new = self.cp0.status;
         if (old ^ new) & (status::ERL | status::KX | status::SX | status::UX) != 0 {
             self.stlb.flush();

@@ -1,5 +1,213 @@
-//! The Disco virtual machine monitor.
+//! The Disco virtual machine monitor (Bugnion et al., TOCS 1997, §4).
 //!
-//! Not implemented yet: this crate is the home of VMs, vCPUs, the virtual CP0,
-//! pmap, l2tlb, memmap and the vCPU scheduler (issue #4). It will drive CPUs
-//! through [`mips::TrapDelivery::Native`].
+//! Several unmodified Debian Linux guests run side by side on the simulated
+//! ccNUMA machine. Their code runs directly on the simulated CPUs — guest
+//! kernels in supervisor mode, their applications in user mode — and traps
+//! to this crate (native Rust code, [`mips::TrapDelivery::Native`]) for
+//! what a guest may not do itself:
+//!
+//! * **Privileged instructions** (CP0 moves, TLB operations, `eret`, `wait`,
+//!   `cache`, `di`/`ei`) raise Coprocessor Unusable and are emulated on the
+//!   vCPU's virtual CP0 ([`vcpu::Vcpu`]).
+//! * **Physical memory** is virtualized with an extra level of translation:
+//!   each VM's pmap ([`pmap`]) maps guest-physical pages to machine pages.
+//!   Guest TLB writes are translated through it ([`vcpu::machine_entry`]),
+//!   kept in the vCPU's l2tlb ([`vcpu::L2Tlb`]) and inserted in the physical
+//!   TLB ([`ptlb`]); a physical TLB miss is refilled from the l2tlb when the
+//!   guest's TLB has the entry and forwarded to the guest otherwise. The
+//!   guest kernel's unmapped segments are mapped by the monitor on *kernel
+//!   TLB faults* ([`ktlb`]). The memmap ([`memmap`]) records each machine
+//!   page's user.
+//! * **Devices**: each VM has its own console, clock and exit device at the
+//!   addresses of the bare machine's; the monitor emulates every access
+//!   ([`mmio`]).
+//! * **Scheduling**: vCPUs timeshare the physical CPUs with affinity; a
+//!   vCPU that executes `wait` is descheduled until an interrupt is posted
+//!   to it; virtual timer and device interrupts are delivered through the
+//!   guest's exception vectors ([`sched`]).
+//!
+//! Exceptions a guest should see (system calls, page faults, interrupts,
+//! address errors) are reflected to it with its virtual CP0 updated, as the
+//! hardware would. The monitor's work is charged in simulated cycles from a
+//! cost table ([`cost`]) and accounted per vCPU in the columns of the
+//! paper's Table 2 ([`report`]).
+//!
+//! A VM is stopped alone when it fails (its memory is reclaimed); the others
+//! keep running.
+
+pub mod alloc;
+pub mod cost;
+pub mod ktlb;
+pub mod memmap;
+pub mod memory;
+pub mod mmio;
+pub mod pmap;
+pub mod ptlb;
+pub mod report;
+pub mod sched;
+mod trap;
+pub mod vcpu;
+pub mod vm;
+
+use machine::{Machine, MachineError};
+use mips::TrapDelivery;
+use thiserror::Error;
+
+use crate::cost::CostTable;
+use crate::memory::MachineMemory;
+use crate::ptlb::PhysTlb;
+use crate::vm::{Vm, VmConfig, VmState};
+
+/// Why a monitor could not be set up.
+#[derive(Debug, Error)]
+pub enum MonitorError {
+    /// A VM's configuration is unusable.
+    #[error("{0}")]
+    Config(String),
+    /// Machine memory ran out while loading a VM.
+    #[error("machine memory is exhausted: cannot load VM '{0}' (give the machine more memory)")]
+    OutOfMemory(String),
+    /// The machine could not be built.
+    #[error(transparent)]
+    Machine(#[from] MachineError),
+}
+
+/// Tunables of the monitor.
+#[derive(Clone, Debug)]
+pub struct MonitorConfig {
+    /// Cycles charged for the monitor's work.
+    pub costs: CostTable,
+    /// Cycles the physical CPUs run between scheduling points (they run one
+    /// after another, as on the bare machine).
+    pub quantum: u64,
+    /// Cycles a vCPU keeps a physical CPU that other vCPUs want.
+    pub timeslice: u64,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            costs: CostTable::default(),
+            quantum: 10_000,
+            timeslice: 4_000_000,
+        }
+    }
+}
+
+/// What the monitor keeps about one physical CPU.
+#[derive(Debug, Default)]
+pub(crate) struct PhysCpu {
+    /// The vCPU loaded on it (VM index, vCPU index).
+    pub current: Option<(usize, usize)>,
+    /// What its TLB holds.
+    pub tlb: PhysTlb,
+    /// Cycles it had no vCPU to run.
+    pub idle_cycles: u64,
+    /// Round-robin position of the scheduler.
+    pub last_pick: usize,
+}
+
+/// The monitor and its virtual machines.
+#[derive(Debug)]
+pub struct Monitor {
+    /// The virtual machines, in configuration order.
+    pub vms: Vec<Vm>,
+    pub(crate) pcpus: Vec<PhysCpu>,
+    pub(crate) memory: MachineMemory,
+    pub(crate) costs: CostTable,
+    pub(crate) quantum: u64,
+    pub(crate) timeslice: u64,
+    pub(crate) now: u64,
+}
+
+impl Monitor {
+    /// Takes over `machine` (built with [`Machine::new_unbooted`]): puts its
+    /// CPUs in VM mode with native trap delivery, and loads every VM of
+    /// `vms` into machine memory. VM `i`'s vCPU prefers physical CPU
+    /// `i % cpus`, and its memory comes from that CPU's node.
+    pub fn new(
+        machine: &mut Machine,
+        vms: &[VmConfig],
+        config: MonitorConfig,
+    ) -> Result<Self, MonitorError> {
+        if vms.is_empty() {
+            return Err(MonitorError::Config("no virtual machine to run".into()));
+        }
+        let cpus = machine.cpus.len();
+        for cpu in &mut machine.cpus {
+            cpu.set_trap_delivery(TrapDelivery::Native);
+            cpu.set_vm_mode(true);
+        }
+        for c in 0..cpus {
+            machine.set_powered(c, true);
+        }
+        let timing = &machine.devices.timing;
+        let nodes = timing.nodes();
+        let mut memory = MachineMemory::new(machine.mem.size(), nodes, |pa| timing.home_of(pa));
+        let cpu_hz = machine.clock().hz() as u32;
+        let mut booted = Vec::with_capacity(vms.len());
+        for (i, config) in vms.iter().enumerate() {
+            let home = i % cpus;
+            let node = machine.devices.timing.node_of_cpu(home as u32);
+            let mut vm = Vm::boot(i, config, cpu_hz, &mut memory, &mut machine.mem, node)?;
+            for v in &mut vm.vcpus {
+                v.home = home;
+            }
+            booted.push(vm);
+        }
+        Ok(Monitor {
+            vms: booted,
+            pcpus: (0..cpus).map(|_| PhysCpu::default()).collect(),
+            memory,
+            costs: config.costs,
+            quantum: config.quantum.max(1),
+            timeslice: config.timeslice.max(1),
+            now: machine.cycles(),
+        })
+    }
+
+    /// True once every VM has ended.
+    pub fn all_ended(&self) -> bool {
+        self.vms.iter().all(|vm| vm.state.ended())
+    }
+
+    /// Takes what VM `vm` wrote to its console.
+    pub fn take_console_output(&mut self, vm: usize) -> Vec<u8> {
+        self.vms[vm].devices.uart.take_output()
+    }
+
+    /// Free space in VM `vm`'s console receive queue.
+    pub fn console_input_space(&self, vm: usize) -> usize {
+        self.vms[vm].devices.uart.rx_space()
+    }
+
+    /// Types `bytes` on VM `vm`'s console.
+    pub fn push_console_input(&mut self, vm: usize, bytes: &[u8]) {
+        self.vms[vm].devices.uart.push_input(bytes);
+    }
+
+    /// Machine chunks (16 MiB) not given to any VM.
+    pub fn free_chunks(&self) -> usize {
+        self.memory.alloc.free_chunks()
+    }
+
+    /// Stops VM `vi` for good with `state`: its vCPUs leave the physical
+    /// CPUs and its memory is reclaimed.
+    pub(crate) fn stop_vm(&mut self, m: &mut Machine, vi: usize, state: VmState) {
+        let vm = &mut self.vms[vi];
+        if vm.state == VmState::Running {
+            vm.state = state;
+        }
+        tracing::debug!(target: "monitor", vm = %vm.name, state = ?vm.state, "VM stopped");
+        for v in &mut vm.vcpus {
+            if let Some(p) = v.loaded_on.take() {
+                let cpu = &mut m.cpus[p];
+                trap::account(v, cpu.cycles());
+                self.pcpus[p].current = None;
+                self.pcpus[p].tlb.flush(cpu);
+            }
+            v.state = vcpu::VcpuState::Stopped;
+        }
+        self.memory.release(&mut m.mem, &mut vm.pmap);
+    }
+}

@@ -1,0 +1,395 @@
+//! Handling a trap from a running vCPU: emulate, refill, or reflect.
+//!
+//! | Trap | What the monitor does |
+//! |---|---|
+//! | Coprocessor Unusable from a CP0 instruction | emulate it on the virtual CP0 ([`mips::Cpu::emulate_privileged`]); a TLB write also updates the l2tlb and the physical TLB; `wait` deschedules the vCPU |
+//! | TLB miss in an unmapped kernel segment (guest in kernel mode) | *kernel TLB fault*: map the region from the pmap ([`crate::ktlb`]), or emulate a device access |
+//! | TLB miss elsewhere, guest TLB has the entry | refill the physical TLB from the l2tlb |
+//! | TLB miss elsewhere, guest TLB misses too | forward (reflect) the TLB exception to the guest |
+//! | access to a device page | emulate the load or store ([`crate::mmio`]) |
+//! | anything else (syscall, break, reserved instruction, address error, FPU ...) | reflect it to the guest |
+
+use machine::simctl::TimingMode;
+use machine::Machine;
+use mips::{Access, Cpu, Emulated, ExcCode, Exception, Trap};
+
+use crate::alloc::{CHUNK_SHIFT, MONITOR_RESERVED};
+use crate::cost::Work;
+use crate::ktlb;
+use crate::mmio;
+use crate::sched::sync_physical;
+use crate::vcpu::{machine_entry, Vcpu, VcpuState};
+use crate::vm::VmState;
+use crate::Monitor;
+
+/// Accounts a loaded vCPU's guest time up to physical cycle `now` to the
+/// mode it is in.
+pub(crate) fn account(v: &mut Vcpu, now: u64) {
+    let delta = now.saturating_sub(v.mark);
+    if v.in_kernel() {
+        v.stats.kernel_cycles += delta;
+    } else {
+        v.stats.user_cycles += delta;
+    }
+    v.mark = v.mark.max(now);
+}
+
+/// Charges `cycles` of monitor work of kind `work` to the physical CPU and
+/// the vCPU it was done for.
+pub(crate) fn charge(cpu: &mut Cpu, v: &mut Vcpu, work: Work, cycles: u64) {
+    cpu.spend_cycles(cycles);
+    v.stats.charge(work, cycles);
+    v.mark = cpu.cycles();
+}
+
+/// What to do after a trap.
+enum Outcome {
+    /// Resume the guest where the shadow's PC says.
+    Resume(Work, u64),
+    /// Reflect this exception to the guest.
+    Reflect(Exception),
+    /// Stop the VM: it failed.
+    Fail(String),
+}
+
+impl Monitor {
+    /// Handles trap `t` of the vCPU on physical CPU `p`.
+    pub(crate) fn handle_trap(&mut self, m: &mut Machine, p: usize, t: Trap) {
+        let Some((vi, ci)) = self.pcpus[p].current else {
+            return;
+        };
+        let now_ns = m.clock().ns(m.cpus[p].cycles());
+        let detailed = m.timing_mode() == TimingMode::Detailed;
+        let node = m.devices.timing.node_of_cpu(p as u32);
+        let outcome = {
+            let cpu = &mut m.cpus[p];
+            let v = &mut self.vms[vi].vcpus[ci];
+            account(v, cpu.cycles());
+            v.shadow.copy_registers_from(cpu);
+            v.shadow.advance_clock(cpu.cycles());
+            self.decide(m, p, vi, ci, &t, now_ns, node)
+        };
+        tracing::trace!(
+            target: "monitor::trap",
+            cpu = p,
+            vm = vi,
+            "{} pc={:#x} badvaddr={:#x} bd={} instr={:?} -> {}",
+            t.exception.code.name(),
+            t.pc,
+            t.exception.badvaddr,
+            t.in_delay_slot,
+            t.instr,
+            match &outcome {
+                Outcome::Resume(w, _) => format!("{w:?}, resume at {:#x}", self.vms[vi].vcpus[ci].shadow.pc),
+                Outcome::Reflect(e) => format!("reflect {}", e.code.name()),
+                Outcome::Fail(why) => format!("fail: {why}"),
+            }
+        );
+        let costs = &self.costs;
+        let (work, mut cycles) = match outcome {
+            Outcome::Resume(work, extra) => (work, costs.trap + extra),
+            Outcome::Reflect(e) => {
+                let v = &mut self.vms[vi].vcpus[ci];
+                let pc = if t.in_delay_slot {
+                    t.pc.wrapping_add(4)
+                } else {
+                    t.pc
+                };
+                v.shadow.take_exception(e, pc, t.in_delay_slot);
+                v.stats.reflected += 1;
+                if e.is_tlb() {
+                    v.stats.l2tlb_misses += 1;
+                }
+                (Work::Reflect, costs.trap + costs.reflect)
+            }
+            Outcome::Fail(why) => {
+                self.stop_vm(m, vi, VmState::Failed(why));
+                return;
+            }
+        };
+        if self.vms[vi].check_exit() {
+            let state = self.vms[vi].state.clone();
+            self.vms[vi].state = VmState::Running;
+            self.stop_vm(m, vi, state);
+            return;
+        }
+        if detailed {
+            cycles += self.monitor_references(m, p, vi, ci, &t);
+        }
+        let cpu = &mut m.cpus[p];
+        let v = &mut self.vms[vi].vcpus[ci];
+        cpu.copy_registers_from(&v.shadow);
+        sync_physical(cpu, &v.shadow);
+        charge(cpu, v, work, cycles);
+        if v.state == VcpuState::Waiting {
+            v.wait_start = cpu.cycles();
+        }
+    }
+
+    /// Decides and does the work for trap `t` (guest registers are in the
+    /// shadow).
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &mut self,
+        m: &mut Machine,
+        p: usize,
+        vi: usize,
+        ci: usize,
+        t: &Trap,
+        now_ns: u64,
+        node: u32,
+    ) -> Outcome {
+        let e = t.exception;
+        match e.code {
+            ExcCode::CpU if e.ce == 0 && t.instr.is_some() => self.privileged(m, p, vi, ci, t),
+            ExcCode::TlbL | ExcCode::TlbS | ExcCode::Mod => {
+                self.tlb_fault(m, p, vi, ci, t, now_ns, node)
+            }
+            // Physical interrupts are never enabled for guests.
+            ExcCode::Int => Outcome::Resume(Work::Reflect, 0),
+            _ => Outcome::Reflect(e),
+        }
+    }
+
+    /// Emulates a privileged instruction.
+    fn privileged(&mut self, m: &mut Machine, p: usize, vi: usize, ci: usize, t: &Trap) -> Outcome {
+        let ins = t.instr.expect("checked by the caller");
+        let at = instruction_address(t);
+        let next = next_pc(t);
+        let costs = self.costs.clone();
+        let vm = &mut self.vms[vi];
+        let v = &mut vm.vcpus[ci];
+        match v.shadow.emulate_privileged(&ins, at) {
+            Err(e) => Outcome::Reflect(e),
+            Ok(Emulated::Next) => {
+                v.shadow.pc = next;
+                v.stats.other_privs += 1;
+                Outcome::Resume(Work::OtherPriv, costs.other_priv)
+            }
+            Ok(Emulated::Eret(target)) => {
+                v.shadow.pc = target;
+                v.stats.other_privs += 1;
+                Outcome::Resume(Work::OtherPriv, costs.other_priv)
+            }
+            Ok(Emulated::Wait) => {
+                v.shadow.pc = next;
+                v.state = VcpuState::Waiting;
+                v.stats.other_privs += 1;
+                v.stats.waits += 1;
+                Outcome::Resume(Work::OtherPriv, costs.other_priv)
+            }
+            Ok(Emulated::TlbWritten { index, .. }) => {
+                v.shadow.pc = next;
+                v.stats.tlb_writes += 1;
+                let entry = *v.shadow.tlb().entry(index);
+                v.l2tlb.update(index, entry);
+                let cpu = &mut m.cpus[p];
+                self.pcpus[p].tlb.drop_guest_index(cpu, index);
+                // Insert the new translation right away (§4.2.2: "inserted
+                // into the l2tlb and the R10000 TLB").
+                if (entry.lo[0] | entry.lo[1]) & mips::tlb::LO_V != 0 {
+                    let va = entry.virtual_range().0;
+                    let (phys, pages) = {
+                        let pmap = &vm.pmap;
+                        machine_entry(&entry, va, |gpa| crate::vcpu::backed_frame(pmap, gpa))
+                    };
+                    if pages.iter().any(|&g| g != u64::MAX) {
+                        self.pcpus[p].tlb.insert_guest(cpu, phys, vi, index, pages);
+                    }
+                }
+                Outcome::Resume(Work::TlbWrite, costs.tlb_write)
+            }
+        }
+    }
+
+    /// Handles a TLB exception at a guest address.
+    #[allow(clippy::too_many_arguments)]
+    fn tlb_fault(
+        &mut self,
+        m: &mut Machine,
+        p: usize,
+        vi: usize,
+        ci: usize,
+        t: &Trap,
+        now_ns: u64,
+        node: u32,
+    ) -> Outcome {
+        let e = t.exception;
+        let va = e.badvaddr;
+        let access = match (e.code, t.instr) {
+            (ExcCode::TlbS | ExcCode::Mod, _) => Access::Store,
+            (_, None) => Access::Fetch,
+            _ => Access::Load,
+        };
+        let costs = self.costs.clone();
+        let in_kernel = self.vms[vi].vcpus[ci].in_kernel();
+        if in_kernel {
+            if let Some(gpa) = ktlb::unmapped_gpa(va) {
+                return self.kernel_tlb_fault(m, p, vi, ci, t, va, gpa, access, now_ns, node);
+            }
+        }
+        let vm = &mut self.vms[vi];
+        let translated = vm.vcpus[ci].shadow.translate(va, access);
+        let gpa = match translated {
+            Err(ge) => return Outcome::Reflect(ge),
+            Ok(tr) => tr.pa,
+        };
+        if !vm.pmap.contains(gpa) {
+            return self.device_access(vi, ci, t, gpa, access, now_ns);
+        }
+        let chunk = gpa >> CHUNK_SHIFT;
+        if self
+            .memory
+            .back(&mut m.mem, &mut vm.pmap, vi, chunk, node)
+            .is_none()
+        {
+            return Outcome::Fail("machine memory is exhausted".into());
+        }
+        let v = &mut vm.vcpus[ci];
+        let Some((index, guest)) = v.l2tlb.find(va, v.shadow.cp0.asid()) else {
+            // The guest's TLB translated it, so the l2tlb mirrors it.
+            return Outcome::Fail(format!("l2tlb lost the guest's entry for {va:#x}"));
+        };
+        let (phys, pages) = {
+            let pmap = &vm.pmap;
+            machine_entry(&guest, va, |g| crate::vcpu::backed_frame(pmap, g))
+        };
+        self.pcpus[p]
+            .tlb
+            .insert_guest(&mut m.cpus[p], phys, vi, index, pages);
+        let v = &mut self.vms[vi].vcpus[ci];
+        v.stats.l2tlb_hits += 1;
+        Outcome::Resume(Work::L2tlbRefill, costs.l2tlb_refill)
+    }
+
+    /// A TLB miss in an unmapped kernel segment: map RAM, emulate devices.
+    #[allow(clippy::too_many_arguments)]
+    fn kernel_tlb_fault(
+        &mut self,
+        m: &mut Machine,
+        p: usize,
+        vi: usize,
+        ci: usize,
+        t: &Trap,
+        va: u64,
+        gpa: u64,
+        access: Access,
+        now_ns: u64,
+        node: u32,
+    ) -> Outcome {
+        let vm = &mut self.vms[vi];
+        if !vm.pmap.contains(gpa) {
+            return self.device_access(vi, ci, t, gpa, access, now_ns);
+        }
+        let chunk = gpa >> CHUNK_SHIFT;
+        let before = self.memory.alloc.free_chunks();
+        if self
+            .memory
+            .back(&mut m.mem, &mut vm.pmap, vi, chunk, node)
+            .is_none()
+        {
+            return Outcome::Fail("machine memory is exhausted".into());
+        }
+        let mut extra = self.costs.kernel_tlb_fault;
+        let work = if self.memory.alloc.free_chunks() < before {
+            extra += self.costs.back_chunk;
+            Work::Services
+        } else {
+            Work::KernelTlbFault
+        };
+        let entry = ktlb::kernel_pair(va, gpa, &vm.pmap);
+        let first_chunk = (gpa & !(ktlb::PAIR_BYTES - 1)) >> CHUNK_SHIFT;
+        self.pcpus[p]
+            .tlb
+            .insert_kernel(&mut m.cpus[p], entry, vi, ktlb::pair_key(va), first_chunk);
+        vm.vcpus[ci].stats.kernel_tlb_faults += 1;
+        Outcome::Resume(work, extra)
+    }
+
+    /// Emulates the access of trap `t` to guest-physical `gpa` outside RAM.
+    fn device_access(
+        &mut self,
+        vi: usize,
+        ci: usize,
+        t: &Trap,
+        gpa: u64,
+        access: Access,
+        now_ns: u64,
+    ) -> Outcome {
+        let bus_error = Exception::new(if access == Access::Fetch {
+            ExcCode::Ibe
+        } else {
+            ExcCode::Dbe
+        });
+        let Some(decoded) = t.instr.as_ref().and_then(mmio::decode) else {
+            return Outcome::Reflect(bus_error);
+        };
+        let vm = &mut self.vms[vi];
+        let Some((dev, offset)) = vm.devices.at(gpa) else {
+            return Outcome::Reflect(bus_error);
+        };
+        let v = &mut vm.vcpus[ci];
+        if mmio::perform(decoded, dev, offset, now_ns, &mut v.shadow.gpr).is_err() {
+            return Outcome::Reflect(bus_error);
+        }
+        v.shadow.pc = next_pc(t);
+        v.stats.device_accesses += 1;
+        Outcome::Resume(Work::Services, self.costs.device)
+    }
+
+    /// Simulated cycles of the memory references the monitor made for trap
+    /// `t` (detailed timing): the vCPU structure, and for TLB work the pmap
+    /// entry of the page involved, at addresses in the monitor's reserved
+    /// memory.
+    fn monitor_references(
+        &mut self,
+        m: &mut Machine,
+        p: usize,
+        vi: usize,
+        ci: usize,
+        t: &Trap,
+    ) -> u64 {
+        use machine::timing::Access as A;
+        const VCPU_AREA: u64 = 0x10_0000;
+        const PMAP_AREA: u64 = 0x40_0000;
+        let vcpu_index = self.vms[..vi]
+            .iter()
+            .map(|vm| vm.vcpus.len())
+            .sum::<usize>()
+            + ci;
+        let vcpu_line = VCPU_AREA + (vcpu_index as u64 % 1024) * 1024;
+        let mut refs = vec![(vcpu_line, A::Load), (vcpu_line + 64, A::Store)];
+        if matches!(
+            t.exception.code,
+            ExcCode::TlbL | ExcCode::TlbS | ExcCode::Mod | ExcCode::CpU
+        ) {
+            let page = (t.exception.badvaddr >> 12) & 0xf_ffff;
+            let span = MONITOR_RESERVED - PMAP_AREA;
+            refs.push((
+                PMAP_AREA + ((vi as u64 * 0x1_0000 + page) * 16) % span,
+                A::Load,
+            ));
+        }
+        let now = m.cpus[p].cycles();
+        refs.into_iter()
+            .map(|(pa, kind)| u64::from(m.devices.timing.access(p as u32, pa, kind, now)))
+            .sum()
+    }
+}
+
+/// Address of the instruction that trapped.
+fn instruction_address(t: &Trap) -> u64 {
+    if t.in_delay_slot {
+        t.pc.wrapping_add(4)
+    } else {
+        t.pc
+    }
+}
+
+/// Where the guest continues once the trapping instruction is complete.
+fn next_pc(t: &Trap) -> u64 {
+    match t.resume_at {
+        Some(after) if t.in_delay_slot => after,
+        _ => t.pc.wrapping_add(4),
+    }
+}

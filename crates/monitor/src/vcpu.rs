@@ -1,0 +1,205 @@
+//! Virtual CPUs and their second-level TLBs.
+
+use mips::cp0::{ENTRYHI_MASK, TLB_ENTRIES};
+use mips::tlb::{TlbEntry, LO_G};
+use mips::Cpu;
+
+use crate::alloc::CHUNK_BYTES;
+use crate::cost::VcpuStats;
+use crate::pmap::{Pmap, LO_D, LO_V};
+
+/// A vCPU's scheduling state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcpuState {
+    /// Ready to run (or running).
+    Runnable,
+    /// Executed `WAIT`: descheduled until an interrupt is asserted.
+    Waiting,
+    /// Its VM ended.
+    Stopped,
+}
+
+/// A virtual CPU: like a process table entry (§4.2.1), it keeps what the
+/// guest's CPU is when it does not run — and the privileged state always.
+///
+/// The privileged state is a *shadow* [`Cpu`]: its CP0 is the virtual CP0,
+/// its TLB is the guest's view of its TLB, and it executes the privileged
+/// instructions the guest traps on and takes the exceptions the monitor
+/// reflects, with the architecture's exact semantics. While the vCPU runs
+/// on a physical CPU the live registers are there; the monitor copies them
+/// into the shadow around each trap.
+#[derive(Debug)]
+pub struct Vcpu {
+    /// The vCPU's number in its VM.
+    pub id: u32,
+    /// Virtual CP0, the guest TLB, and the registers while not running.
+    pub shadow: Cpu,
+    /// Machine translations of the guest's TLB entries.
+    pub l2tlb: L2Tlb,
+    /// Scheduling state.
+    pub state: VcpuState,
+    /// The physical CPU it runs on now.
+    pub loaded_on: Option<usize>,
+    /// The physical CPU it prefers (its memory is allocated on that CPU's node).
+    pub home: usize,
+    /// Accounting.
+    pub stats: VcpuStats,
+    /// Physical cycle up to which its time has been accounted (while loaded).
+    pub(crate) mark: u64,
+    /// Cycle at which its current turn on a physical CPU began.
+    pub(crate) turn_start: u64,
+    /// Cycle at which it started waiting (while waiting).
+    pub(crate) wait_start: u64,
+}
+
+impl Vcpu {
+    /// vCPU `id` in its reset state.
+    pub fn new(id: u32) -> Self {
+        Vcpu {
+            id,
+            shadow: Cpu::new(id),
+            l2tlb: L2Tlb::default(),
+            state: VcpuState::Runnable,
+            loaded_on: None,
+            home: 0,
+            stats: VcpuStats::default(),
+            mark: 0,
+            turn_start: 0,
+            wait_start: 0,
+        }
+    }
+
+    /// True when the guest is in (virtual) kernel mode.
+    pub fn in_kernel(&self) -> bool {
+        self.shadow.privilege() == mips::Privilege::Kernel
+    }
+}
+
+/// The second-level software TLB of a vCPU (§4.2.2): a machine-address
+/// translation of every entry of the guest's TLB, so that a physical TLB
+/// miss on a guest-mapped address is refilled by the monitor whenever the
+/// guest's own TLB would have hit, and forwarded to the guest only when the
+/// guest's TLB misses too. (The paper's l2tlb also keeps entries the guest
+/// replaced, making the TLB look larger; Linux invalidates entries by
+/// overwriting them and never flushes what its TLB no longer holds, so
+/// this l2tlb mirrors the guest TLB exactly.)
+#[derive(Clone, Debug)]
+pub struct L2Tlb {
+    entries: [TlbEntry; TLB_ENTRIES],
+}
+
+impl Default for L2Tlb {
+    fn default() -> Self {
+        L2Tlb {
+            entries: [TlbEntry::default(); TLB_ENTRIES],
+        }
+    }
+}
+
+impl L2Tlb {
+    /// Records that guest TLB entry `index` is now `entry`.
+    pub fn update(&mut self, index: usize, entry: TlbEntry) {
+        self.entries[index % TLB_ENTRIES] = entry;
+    }
+
+    /// The guest entry that translates `va` for address space `asid`.
+    pub fn find(&self, va: u64, asid: u8) -> Option<(usize, TlbEntry)> {
+        let i = self
+            .entries
+            .iter()
+            .position(|e| (e.lo[0] | e.lo[1]) & LO_V != 0 && e.matches(va, asid))?;
+        Some((i, self.entries[i]))
+    }
+
+    /// Forgets everything (the guest TLB was reset).
+    pub fn clear(&mut self) {
+        self.entries = [TlbEntry::default(); TLB_ENTRIES];
+    }
+}
+
+/// A physical TLB entry for the page pair around `va` made from guest entry
+/// `guest`: the same virtual pages and protection, machine frames from
+/// `frame_of` (guest-physical address → machine address of RAM, `None` for
+/// anything else, which is left invalid so that accesses trap). Pages larger
+/// than 16 MiB are mapped 16 MiB at a time. Returns the entry and the guest
+/// pages of its halves (`u64::MAX` when invalid).
+pub fn machine_entry(
+    guest: &TlbEntry,
+    va: u64,
+    mut frame_of: impl FnMut(u64) -> Option<u64>,
+) -> (TlbEntry, [u64; 2]) {
+    let gsize = guest.page_size();
+    let psize = gsize.min(CHUNK_BYTES);
+    let base = va & !(2 * psize - 1);
+    let g = if guest.global { LO_G } else { 0 };
+    let mut lo = [g; 2];
+    let mut pages = [u64::MAX; 2];
+    for (h, slot) in lo.iter_mut().enumerate() {
+        let hva = base + h as u64 * psize;
+        let glo = guest.lo[usize::from(hva & gsize != 0)];
+        if glo & LO_V == 0 {
+            continue;
+        }
+        let gpa = (((glo >> 6) << 12) & !(gsize - 1)) | (hva & (gsize - 1) & !(psize - 1));
+        if let Some(ma) = frame_of(gpa) {
+            *slot = ((ma >> 12) << 6) | (glo & (0x7 << 3)) | (glo & (LO_D | LO_V)) | g;
+            pages[h] = gpa >> 12;
+        }
+    }
+    let pagemask = (psize - 4096) << 1;
+    let hi = (base & ENTRYHI_MASK & !0xff) | (guest.entryhi & 0xff);
+    (TlbEntry::from_registers(pagemask, hi, lo[0], lo[1]), pages)
+}
+
+/// Machine address of guest-physical `gpa` in `pmap`, if it is backed RAM.
+pub fn backed_frame(pmap: &Pmap, gpa: u64) -> Option<u64> {
+    pmap.entry(gpa >> 12).map(|e| e.machine_page << 12)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lo(pfn: u64, flags: u64) -> u64 {
+        (pfn << 6) | flags
+    }
+
+    #[test]
+    fn guest_entries_become_machine_entries_with_the_guest_protection() {
+        // Guest maps 0x40_0000 (even) to guest frame 0x100, read-only, and
+        // the odd page to a device frame.
+        let guest =
+            TlbEntry::from_registers(0, 0x40_0000 | 9, lo(0x100, LO_V), lo(0xf0000, LO_V | LO_D));
+        let (e, pages) = machine_entry(&guest, 0x40_0123, |gpa| {
+            (gpa < 0x1000_0000).then_some(gpa + 0x2000_0000)
+        });
+        assert_eq!(pages, [0x100, u64::MAX]);
+        assert_eq!(e.lo[0] >> 6, 0x20100);
+        assert_eq!(e.lo[0] & (LO_V | LO_D), LO_V, "read-only stays read-only");
+        assert_eq!(e.lo[1] & LO_V, 0, "device pages trap");
+        assert_eq!(e.entryhi & 0xff, 9);
+        assert!(!e.global);
+    }
+
+    #[test]
+    fn huge_guest_pages_are_mapped_16_mib_at_a_time() {
+        // A 64 MiB guest page pair at va 0 → guest 256 MiB.
+        let mask = ((64u64 << 20) - 4096) << 1;
+        let guest = TlbEntry::from_registers(mask, 0, lo(0x10000, LO_V | LO_D), lo(0x14000, LO_V));
+        let (e, pages) = machine_entry(&guest, 0x0130_0000, Some);
+        assert_eq!(e.page_size(), 16 << 20);
+        assert_eq!(e.virtual_range(), (0x0000_0000, 0x0200_0000));
+        assert_eq!(pages, [0x10000, 0x11000]);
+    }
+
+    #[test]
+    fn the_l2tlb_finds_entries_by_address_and_asid() {
+        let mut t = L2Tlb::default();
+        let e = TlbEntry::from_registers(0, 0x40_0000 | 3, lo(1, LO_V), 0);
+        t.update(12, e);
+        assert_eq!(t.find(0x40_0010, 3), Some((12, e)));
+        assert_eq!(t.find(0x40_0010, 4), None);
+        t.update(12, TlbEntry::default());
+        assert_eq!(t.find(0x40_0010, 3), None);
+    }
+}

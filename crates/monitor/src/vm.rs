@@ -1,0 +1,281 @@
+//! Virtual machines: configuration, guest memory, virtual devices, state.
+
+use machine::boot::{self, BootLayout, LoadTarget};
+use machine::exitdev::{ExitDevice, ExitRequest, EXIT_DEVICE_WINDOW_SIZE};
+use machine::layout::{EXIT_BASE, RTC_BASE, RTC_IRQ, UART_BASE, UART_IRQ};
+use machine::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
+use machine::uart::{Uart, UART_WINDOW_SIZE};
+use machine::{MachineConfig, MmioDevice};
+use mips::{MemError, PhysMem};
+
+use crate::alloc::CHUNK_BYTES;
+use crate::memory::MachineMemory;
+use crate::pmap::Pmap;
+use crate::vcpu::Vcpu;
+use crate::MonitorError;
+
+/// Smallest guest memory: what the Debian kernel, its relocation and an
+/// initrd at 64 MiB need.
+pub const MIN_GUEST_MEM: u64 = 128 << 20;
+
+/// What to run in a virtual machine.
+#[derive(Clone, Debug)]
+pub struct VmConfig {
+    /// Name, used in reports and console prefixes.
+    pub name: String,
+    /// Guest-physical memory in bytes (a multiple of 16 MiB).
+    pub mem_bytes: u64,
+    /// Virtual CPUs.
+    pub vcpus: u32,
+    /// The kernel (ELF64 little-endian MIPS).
+    pub kernel: Vec<u8>,
+    /// Optional initramfs.
+    pub initrd: Option<Vec<u8>>,
+    /// Kernel command line.
+    pub bootargs: String,
+    /// Command for the guest's `/init` to run (`/chosen/disco,exec`).
+    pub exec: Option<String>,
+    /// More `/chosen` string properties.
+    pub chosen: Vec<(String, String)>,
+    /// Wall-clock time the VM's RTC shows at simulated time zero, ns.
+    pub rtc_epoch_ns: u64,
+}
+
+/// Where a VM is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VmState {
+    /// Its vCPUs run.
+    Running,
+    /// The guest wrote its exit device: the status.
+    Exited(u32),
+    /// The guest asked to reboot (Linux does after a panic with `panic=`).
+    Rebooted,
+    /// Every vCPU waits with interrupts disabled (Linux's `poweroff`).
+    PoweredOff,
+    /// The monitor stopped the VM: why.
+    Failed(String),
+}
+
+impl VmState {
+    /// True once the VM has stopped for good.
+    pub fn ended(&self) -> bool {
+        *self != VmState::Running
+    }
+}
+
+/// A VM's devices: console UART, real-time clock, exit/power device, at the
+/// guest-physical addresses of the bare machine's (so the same kernel,
+/// device tree and initramfs work unchanged).
+#[derive(Debug)]
+pub struct VmDevices {
+    /// Console.
+    pub uart: Uart,
+    /// Real-time clock.
+    pub rtc: GoldfishRtc,
+    /// Exit/power device.
+    pub exit: ExitDevice,
+}
+
+impl VmDevices {
+    fn new(rtc_epoch_ns: u64) -> Self {
+        VmDevices {
+            uart: Uart::new(),
+            rtc: GoldfishRtc::new(rtc_epoch_ns),
+            exit: ExitDevice::new(),
+        }
+    }
+
+    /// The device at guest-physical address `gpa` and the offset in it.
+    pub fn at(&mut self, gpa: u64) -> Option<(&mut dyn MmioDevice, u64)> {
+        let within = |base: u64, size: u64| gpa.checked_sub(base).filter(|o| *o < size);
+        if let Some(o) = within(UART_BASE, UART_WINDOW_SIZE) {
+            return Some((&mut self.uart, o));
+        }
+        if let Some(o) = within(EXIT_BASE, EXIT_DEVICE_WINDOW_SIZE) {
+            return Some((&mut self.exit, o));
+        }
+        within(RTC_BASE, RTC_WINDOW_SIZE).map(|o| (&mut self.rtc as &mut dyn MmioDevice, o))
+    }
+
+    /// Interrupt lines in Cause.IP layout (bit n = IPn).
+    pub fn lines(&self) -> u8 {
+        (u8::from(self.uart.irq_level()) << UART_IRQ) | (u8::from(self.rtc.irq_level()) << RTC_IRQ)
+    }
+
+    /// Lets time-driven devices catch up to `now_ns`.
+    pub fn advance_to(&mut self, now_ns: u64) {
+        self.rtc.advance_to(now_ns);
+    }
+
+    /// Simulated time of the next device event, ns.
+    pub fn next_event_ns(&self) -> Option<u64> {
+        self.rtc.next_event_ns()
+    }
+}
+
+/// One virtual machine.
+#[derive(Debug)]
+pub struct Vm {
+    /// Its configuration (the images are dropped once loaded).
+    pub name: String,
+    /// Guest-physical to machine map.
+    pub pmap: Pmap,
+    /// Virtual CPUs.
+    pub vcpus: Vec<Vcpu>,
+    /// Virtual devices.
+    pub devices: VmDevices,
+    /// Life cycle.
+    pub state: VmState,
+    /// Where the loader put kernel, initrd and device tree.
+    pub layout: BootLayout,
+}
+
+impl Vm {
+    /// Checks `config`, loads its kernel, initrd and device tree into fresh
+    /// guest memory (backed from `memory`, nearest node `node`) and sets up
+    /// vCPU 0 to enter the kernel. `index` is the VM's number.
+    pub(crate) fn boot(
+        index: usize,
+        config: &VmConfig,
+        cpu_hz: u32,
+        memory: &mut MachineMemory,
+        mem: &mut PhysMem,
+        node: u32,
+    ) -> Result<Vm, MonitorError> {
+        let bad = |why: String| MonitorError::Config(format!("VM '{}': {why}", config.name));
+        if config.mem_bytes < MIN_GUEST_MEM || !config.mem_bytes.is_multiple_of(CHUNK_BYTES) {
+            return Err(bad(format!(
+                "memory must be a multiple of 16 MiB and at least {} MiB (got {} bytes)",
+                MIN_GUEST_MEM >> 20,
+                config.mem_bytes
+            )));
+        }
+        if config.mem_bytes > machine::layout::DEVICE_BASE {
+            return Err(bad(
+                "memory must end below the device window (3.75 GiB)".into()
+            ));
+        }
+        if config.vcpus != 1 {
+            return Err(bad(format!(
+                "{} vCPUs: multiprocessor VMs are not supported yet (one vCPU per VM)",
+                config.vcpus
+            )));
+        }
+        let mut board = MachineConfig::new(Vec::new(), None);
+        board.mem_bytes = config.mem_bytes;
+        board.cpus = config.vcpus;
+        board.cpu_hz = cpu_hz;
+        board.bootargs = config.bootargs.clone();
+        board.exec = config.exec.clone();
+        board.chosen = config.chosen.clone();
+        let mut pmap = Pmap::new(config.mem_bytes);
+        let mut target = GuestMemory {
+            vm: index,
+            pmap: &mut pmap,
+            memory,
+            mem,
+            node,
+            out_of_memory: false,
+        };
+        let loaded = boot::load(
+            &mut target,
+            &config.kernel,
+            config.initrd.as_deref(),
+            machine::board_description(&board),
+        );
+        if target.out_of_memory {
+            memory.release(mem, &mut pmap);
+            return Err(MonitorError::OutOfMemory(config.name.clone()));
+        }
+        let layout = match loaded {
+            Ok(layout) => layout,
+            Err(e) => {
+                memory.release(mem, &mut pmap);
+                return Err(bad(format!("cannot load the kernel: {}", error_chain(&e))));
+            }
+        };
+        let mut vcpu0 = Vcpu::new(0);
+        boot::uhi_handoff(&mut vcpu0.shadow, &layout);
+        Ok(Vm {
+            name: config.name.clone(),
+            pmap,
+            vcpus: vec![vcpu0],
+            devices: VmDevices::new(config.rtc_epoch_ns),
+            state: VmState::Running,
+            layout,
+        })
+    }
+
+    /// Records what the exit device asked for, if anything; true if the VM
+    /// ended.
+    pub(crate) fn check_exit(&mut self) -> bool {
+        match self.devices.exit.request() {
+            Some(ExitRequest::Exit(status)) => self.state = VmState::Exited(status),
+            Some(ExitRequest::Reboot) => self.state = VmState::Rebooted,
+            None => return false,
+        }
+        true
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+/// A VM's guest-physical memory as a place to load a kernel into: writes go
+/// to the machine pages the pmap gives, chunks being backed as needed.
+struct GuestMemory<'a> {
+    vm: usize,
+    pmap: &'a mut Pmap,
+    memory: &'a mut MachineMemory,
+    mem: &'a mut PhysMem,
+    node: u32,
+    out_of_memory: bool,
+}
+
+impl LoadTarget for GuestMemory<'_> {
+    fn size(&self) -> u64 {
+        self.pmap.mem_bytes()
+    }
+
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError> {
+        let mut done = 0usize;
+        while done < data.len() {
+            let gpa = addr + done as u64;
+            let n = (4096 - (gpa & 4095) as usize).min(data.len() - done);
+            let page = gpa >> 12;
+            let entry = match self.pmap.entry(page) {
+                Some(e) => e,
+                None => {
+                    let chunk = gpa >> crate::alloc::CHUNK_SHIFT;
+                    if self
+                        .memory
+                        .back(self.mem, self.pmap, self.vm, chunk, self.node)
+                        .is_none()
+                    {
+                        self.out_of_memory = true;
+                        return Err(MemError::OutOfRange {
+                            addr: gpa,
+                            len: n as u64,
+                            size: self.pmap.mem_bytes(),
+                        });
+                    }
+                    self.pmap.entry(page).expect("chunk just backed")
+                }
+            };
+            self.mem.write_bytes(
+                (entry.machine_page << 12) + (gpa & 4095),
+                &data[done..done + n],
+            )?;
+            done += n;
+        }
+        Ok(())
+    }
+}

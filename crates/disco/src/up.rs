@@ -79,6 +79,9 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
         .map(|(i, s)| vm_config(i, s, &base))
         .collect::<Result<Vec<_>>>()?;
     check_names(&vms, args.attach.as_deref())?;
+    for vm in &vms {
+        vm.validate()?;
+    }
     let config = machine_config(&file, &vms, args.timing)?;
     let mut machine = Machine::new_unbooted(&config).context("cannot build the machine")?;
     let monitor_config = MonitorConfig {

@@ -169,6 +169,51 @@ impl PhysTlb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vcpu::{machine_entry, L2Tlb};
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the guest writes and the monitor refills, every
+        /// physical translation of a guest entry still matches what that
+        /// guest entry maps, and the physical TLB never holds a translation
+        /// of an entry the guest has replaced.
+        #[test]
+        fn physical_translations_follow_the_guest_tlb(
+            ops in prop::collection::vec((0usize..64, 0u64..16, 0u8..3, any::<bool>()), 1..200)
+        ) {
+            let mut cpu = Cpu::new(0);
+            let mut t = PhysTlb::default();
+            let mut l2 = L2Tlb::default();
+            for (index, page, asid, write) in ops {
+                let va = page << 13;
+                if write {
+                    // The guest writes entry `index`: the l2tlb mirrors it
+                    // and the physical TLB drops the old translations.
+                    let lo = |pfn: u64| (pfn << 6) | 2 | 4;
+                    let e = TlbEntry::from_registers(0, va | u64::from(asid), lo(page * 2), lo(page * 2 + 1));
+                    l2.update(index, e);
+                    t.drop_guest_index(&mut cpu, index);
+                } else if let Some((g, guest)) = l2.find(va, asid) {
+                    // A physical miss refilled from the l2tlb.
+                    let (phys, pages) = machine_entry(&guest, va, |gpa| Some(gpa + (1 << 30)));
+                    t.insert_guest(&mut cpu, phys, 0, g, pages);
+                }
+                for i in KERNEL_SLOTS..TLB_ENTRIES {
+                    if let Slot::Guest { guest_index, guest_pages, .. } = t.slot(i) {
+                        let phys = cpu.tlb().entry(i);
+                        let guest = l2.entry(guest_index);
+                        prop_assert!(
+                            guest.matches(phys.virtual_range().0, phys.entryhi as u8),
+                            "a physical translation outlived its guest entry"
+                        );
+                        prop_assert_eq!(guest_pages[0], guest.lo[0] >> 6);
+                        prop_assert_eq!(phys.lo[0] >> 6, (guest.lo[0] >> 6) + (1 << 18));
+                    }
+                }
+            }
+        }
+    }
 
     fn entry(va: u64) -> TlbEntry {
         TlbEntry::from_registers(0, va, (5 << 6) | 2, (6 << 6) | 2)

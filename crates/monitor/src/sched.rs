@@ -268,6 +268,7 @@ impl Monitor {
         tracing::trace!(target: "monitor::irq", cpu = p, vm = vi, "interrupt at pc={pc:#x} cause={:#x}", v.shadow.cp0.cause);
         v.shadow
             .take_exception(Exception::new(ExcCode::Int), pc, false);
+        v.last_vector = v.shadow.pc;
         cpu.copy_registers_from(&v.shadow);
         cpu.clear_ll();
         sync_physical(cpu, &v.shadow);

@@ -96,6 +96,7 @@ impl Monitor {
                     t.pc
                 };
                 v.shadow.take_exception(e, pc, t.in_delay_slot);
+                v.last_vector = v.shadow.pc;
                 v.stats.reflected += 1;
                 if e.is_tlb() {
                     v.stats.l2tlb_misses += 1;
@@ -130,6 +131,37 @@ impl Monitor {
     /// shadow).
     #[allow(clippy::too_many_arguments)]
     fn decide(
+        &mut self,
+        m: &mut Machine,
+        p: usize,
+        vi: usize,
+        ci: usize,
+        t: &Trap,
+        now_ns: u64,
+        node: u32,
+    ) -> Outcome {
+        let e = t.exception;
+        let outcome = self.decide_kind(m, p, vi, ci, t, now_ns, node);
+        let v = &self.vms[vi].vcpus[ci];
+        match outcome {
+            Outcome::Reflect(r)
+                if t.instr.is_none() && t.pc == v.last_vector && r.code != ExcCode::Int =>
+            {
+                // Fetching the handler the guest was just sent to failed:
+                // it would fault forever (no handler, or a wild EBase).
+                Outcome::Fail(format!(
+                    "it cannot fetch its exception vector {:#x} ({})",
+                    t.pc,
+                    e.code.name()
+                ))
+            }
+            other => other,
+        }
+    }
+
+    /// [`Monitor::decide`] by exception kind.
+    #[allow(clippy::too_many_arguments)]
+    fn decide_kind(
         &mut self,
         m: &mut Machine,
         p: usize,

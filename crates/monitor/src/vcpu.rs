@@ -50,6 +50,8 @@ pub struct Vcpu {
     pub(crate) turn_start: u64,
     /// Cycle at which it started waiting (while waiting).
     pub(crate) wait_start: u64,
+    /// The exception vector the monitor last sent it to.
+    pub(crate) last_vector: u64,
 }
 
 impl Vcpu {
@@ -66,6 +68,7 @@ impl Vcpu {
             mark: 0,
             turn_start: 0,
             wait_start: 0,
+            last_vector: u64::MAX,
         }
     }
 
@@ -100,6 +103,11 @@ impl L2Tlb {
     /// Records that guest TLB entry `index` is now `entry`.
     pub fn update(&mut self, index: usize, entry: TlbEntry) {
         self.entries[index % TLB_ENTRIES] = entry;
+    }
+
+    /// Guest entry `index` as the l2tlb has it.
+    pub fn entry(&self, index: usize) -> TlbEntry {
+        self.entries[index % TLB_ENTRIES]
     }
 
     /// The guest entry that translates `va` for address space `asid`.

@@ -41,6 +41,30 @@ pub struct VmConfig {
     pub rtc_epoch_ns: u64,
 }
 
+impl VmConfig {
+    /// Checks what can be checked before loading: memory size and vCPUs.
+    pub fn validate(&self) -> Result<(), MonitorError> {
+        let bad = |why: String| Err(MonitorError::Config(format!("VM '{}': {why}", self.name)));
+        if self.mem_bytes < MIN_GUEST_MEM || !self.mem_bytes.is_multiple_of(CHUNK_BYTES) {
+            return bad(format!(
+                "memory must be a multiple of 16 MiB and at least {} MiB (got {:.1} MiB)",
+                MIN_GUEST_MEM >> 20,
+                self.mem_bytes as f64 / (1 << 20) as f64
+            ));
+        }
+        if self.mem_bytes > machine::layout::DEVICE_BASE {
+            return bad("memory must end below the device window (3.75 GiB)".into());
+        }
+        if self.vcpus != 1 {
+            return bad(format!(
+                "{} vCPUs: multiprocessor VMs are not supported yet (one vCPU per VM)",
+                self.vcpus
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Where a VM is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum VmState {
@@ -143,24 +167,7 @@ impl Vm {
         node: u32,
     ) -> Result<Vm, MonitorError> {
         let bad = |why: String| MonitorError::Config(format!("VM '{}': {why}", config.name));
-        if config.mem_bytes < MIN_GUEST_MEM || !config.mem_bytes.is_multiple_of(CHUNK_BYTES) {
-            return Err(bad(format!(
-                "memory must be a multiple of 16 MiB and at least {} MiB (got {} bytes)",
-                MIN_GUEST_MEM >> 20,
-                config.mem_bytes
-            )));
-        }
-        if config.mem_bytes > machine::layout::DEVICE_BASE {
-            return Err(bad(
-                "memory must end below the device window (3.75 GiB)".into()
-            ));
-        }
-        if config.vcpus != 1 {
-            return Err(bad(format!(
-                "{} vCPUs: multiprocessor VMs are not supported yet (one vCPU per VM)",
-                config.vcpus
-            )));
-        }
+        config.validate()?;
         let mut board = MachineConfig::new(Vec::new(), None);
         board.mem_bytes = config.mem_bytes;
         board.cpus = config.vcpus;

@@ -1,0 +1,149 @@
+//! Stock Debian Linux in virtual machines on the Disco monitor: the same
+//! command bare and in a VM, several VMs with separate consoles, and a
+//! panicking VM that does not take the others down.
+
+use std::process::Output;
+
+mod common;
+use common::{disco, run, stderr, stdout, summary_counts};
+
+const CMD: &str = "uname -a; grep -c processor /proc/cpuinfo; echo $((6*7)); exit 3";
+
+#[test]
+fn a_command_runs_the_same_bare_and_in_a_vm() {
+    let bare = run(&["run", "--exec", CMD]);
+    let vm = run(&["run", "--vm", "--exec", CMD, "--stats"]);
+    assert_eq!(bare.status.code(), Some(3), "{}", stderr(&bare));
+    assert_eq!(vm.status.code(), Some(3), "{}", stderr(&vm));
+    assert_eq!(stdout(&vm), stdout(&bare));
+    assert!(
+        stdout(&vm).starts_with("Linux disco 6.1"),
+        "{}",
+        stdout(&vm)
+    );
+    // The monitor's accounting: every Table 2 column, and real work in them.
+    let err = stderr(&vm);
+    for column in [
+        "user",
+        "kernel",
+        "tlbwrite",
+        "otherpriv",
+        "services",
+        "ktlbfault",
+    ] {
+        assert!(err.contains(column), "no {column} column:\n{err}");
+    }
+    let counts = err
+        .lines()
+        .skip_while(|l| !l.starts_with("counts"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no counts row:\n{err}"));
+    let n: Vec<u64> = counts
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!(
+        n[0] > 1000 && n[1] > 100_000,
+        "TLB writes and privileged instructions: {counts}"
+    );
+    // Deterministic: the same run again gives the same counts.
+    let again = run(&["run", "--vm", "--exec", CMD]);
+    assert_eq!(summary_counts(&again), summary_counts(&vm));
+}
+
+fn up(file: &std::path::Path, extra: &[&str]) -> Output {
+    let mut args = vec!["up", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn two_vms_boot_with_separate_consoles() {
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/two-vms.toml");
+    let logs = tempfile::tempdir().unwrap();
+    let o = up(&example, &["--logs", logs.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("[alpha] hello from alpha"), "{out}");
+    assert!(out.contains("[beta] hello from beta"), "{out}");
+    assert!(!out.contains("[beta] hello from alpha") && !out.contains("[alpha] hello from beta"));
+    assert!(out.contains("[alpha] Linux disco 6.1"), "{out}");
+    let alpha = std::fs::read_to_string(logs.path().join("alpha.log")).unwrap();
+    let beta = std::fs::read_to_string(logs.path().join("beta.log")).unwrap();
+    assert!(alpha.contains("hello from alpha") && !alpha.contains("hello from beta"));
+    assert!(beta.contains("hello from beta") && !beta.contains("hello from alpha"));
+    let err = stderr(&o);
+    assert!(err.contains("alpha: exited with status 0"), "{err}");
+    assert!(err.contains("beta: exited with status 0"), "{err}");
+}
+
+#[test]
+fn a_panicking_vm_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vms.toml");
+    std::fs::write(
+        &file,
+        r#"
+[machine]
+cpus = 1
+
+[[vm]]
+name = "doomed"
+mem = "128M"
+append = "rdinit=/nonexistent init=/nonexistent"
+
+[[vm]]
+name = "steady"
+mem = "128M"
+exec = "sleep 1; echo still here"
+"#,
+    )
+    .unwrap();
+    let o = up(&file, &["--stats"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "not every VM succeeded:\n{}",
+        stderr(&o)
+    );
+    let out = stdout(&o);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("[doomed]") && l.contains("Kernel panic - not syncing")),
+        "{out}"
+    );
+    assert!(out.contains("[steady] still here"), "{out}");
+    let err = stderr(&o);
+    assert!(err.contains("doomed: rebooted"), "{err}");
+    assert!(err.contains("steady: exited with status 0"), "{err}");
+}
+
+#[test]
+fn bad_vm_configurations_are_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[[vm]]\nmem = \"100M\"\n", "multiple of 16 MiB"),
+        (
+            "[[vm]]\nname = \"a\"\n[[vm]]\nname = \"a\"\n",
+            "two VMs are named 'a'",
+        ),
+        ("[machine]\ncpus = 1\n", "describes no virtual machine"),
+        (
+            "[[vm]]\nvcpus = 2\n",
+            "multiprocessor VMs are not supported yet",
+        ),
+        ("[[vm]]\nkernel = \"nope\"\n", "cannot read kernel"),
+        ("[[vm]]\ncolour = 3\n", "unknown field"),
+    ];
+    for (text, expect) in cases {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, text).unwrap();
+        let o = disco().arg("up").arg(&file).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{text}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(expect), "{text}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

@@ -1,0 +1,352 @@
+//! The monitor with tiny hand-assembled guest kernels: privileged
+//! instruction emulation, kernel TLB faults, device emulation, guest TLB
+//! writes with l2tlb refills, exception reflection, ERET to user mode,
+//! `wait` descheduling until the virtual timer fires, TLB flushes on vCPU
+//! switches, and fault containment.
+
+use machine::{Machine, MachineConfig};
+use monitor::vcpu::VcpuState;
+use monitor::vm::{VmConfig, VmState};
+use monitor::{Monitor, MonitorConfig};
+
+// Registers.
+const T0: u32 = 8;
+const T1: u32 = 9;
+const T2: u32 = 10;
+const T3: u32 = 11;
+
+// CP0 registers.
+const ENTRYLO0: u32 = 2;
+const ENTRYLO1: u32 = 3;
+const PAGEMASK: u32 = 5;
+const COUNT: u32 = 9;
+const ENTRYHI: u32 = 10;
+const COMPARE: u32 = 11;
+const STATUS: u32 = 12;
+const CAUSE: u32 = 13;
+const EPC: u32 = 14;
+const EBASE: (u32, u32) = (15, 1);
+const INDEX: u32 = 0;
+
+fn i_type(op: u32, rs: u32, rt: u32, imm: u32) -> u32 {
+    (op << 26) | (rs << 21) | (rt << 16) | (imm & 0xffff)
+}
+fn lui(rt: u32, imm: u32) -> u32 {
+    i_type(0x0f, 0, rt, imm)
+}
+fn ori(rt: u32, rs: u32, imm: u32) -> u32 {
+    i_type(0x0d, rs, rt, imm)
+}
+fn addiu(rt: u32, rs: u32, imm: u32) -> u32 {
+    i_type(0x09, rs, rt, imm)
+}
+fn sw(rt: u32, base: u32, off: u32) -> u32 {
+    i_type(0x2b, base, rt, off)
+}
+fn lw(rt: u32, base: u32, off: u32) -> u32 {
+    i_type(0x23, base, rt, off)
+}
+fn special(rs: u32, rt: u32, rd: u32, sa: u32, funct: u32) -> u32 {
+    (rs << 21) | (rt << 16) | (rd << 11) | (sa << 6) | funct
+}
+fn or(rd: u32, rs: u32, rt: u32) -> u32 {
+    special(rs, rt, rd, 0, 0x25)
+}
+fn dsll32(rd: u32, rt: u32, sa: u32) -> u32 {
+    special(0, rt, rd, sa, 0x3c)
+}
+fn dsrl32(rd: u32, rt: u32, sa: u32) -> u32 {
+    special(0, rt, rd, sa, 0x3e)
+}
+fn srl(rd: u32, rt: u32, sa: u32) -> u32 {
+    special(0, rt, rd, sa, 0x02)
+}
+fn mfc0(rt: u32, rd: u32, sel: u32) -> u32 {
+    0x4000_0000 | (rt << 16) | (rd << 11) | sel
+}
+fn mtc0(rt: u32, rd: u32, sel: u32) -> u32 {
+    0x4080_0000 | (rt << 16) | (rd << 11) | sel
+}
+fn dmtc0(rt: u32, rd: u32, sel: u32) -> u32 {
+    0x40a0_0000 | (rt << 16) | (rd << 11) | sel
+}
+const TLBWI: u32 = 0x4200_0002;
+const ERET: u32 = 0x4200_0018;
+const WAIT: u32 = 0x4200_0020;
+const SYSCALL: u32 = 0x0000_000c;
+const NOP: u32 = 0;
+/// `b .` (branch to itself) with its delay slot.
+const SPIN: [u32; 2] = [0x1000_ffff, NOP];
+
+/// Loads the 32-bit value `v` zero-extended into `rt` (3 instructions).
+fn li32(rt: u32, v: u32) -> Vec<u32> {
+    vec![lui(rt, v >> 16), ori(rt, rt, v & 0xffff), NOP]
+}
+
+/// `t3` = the XKPHYS uncached address of the exit device (0xf000_1000).
+fn exit_device_address() -> Vec<u32> {
+    vec![
+        lui(T2, 0x9000),
+        dsll32(T2, T2, 0),
+        lui(T3, 0xf000),
+        ori(T3, T3, 0x1000),
+        dsll32(T3, T3, 0),
+        dsrl32(T3, T3, 0),
+        or(T3, T3, T2),
+    ]
+}
+
+/// Writes `rs` to the exit device (the VM ends with that status), then spins.
+fn exit_with(rs: u32) -> Vec<u32> {
+    let mut v = exit_device_address();
+    v.push(sw(rs, T3, 0));
+    v.extend(SPIN);
+    v
+}
+
+/// Kernel entry, where the code is loaded (kseg0, guest-physical 1 MiB).
+const ENTRY: u64 = 0xffff_ffff_8010_0000;
+
+/// A minimal ELF64 little-endian MIPS executable with `words` at [`ENTRY`],
+/// and `extra` (address, words) segments.
+fn kernel(words: &[u32], extra: &[(u64, Vec<u32>)]) -> Vec<u8> {
+    let mut segs: Vec<(u64, Vec<u8>)> = vec![(ENTRY, bytes(words))];
+    segs.extend(extra.iter().map(|(a, w)| (*a, bytes(w))));
+    let mut f = vec![0u8; 0x1000];
+    f[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+    f[16..18].copy_from_slice(&2u16.to_le_bytes());
+    f[18..20].copy_from_slice(&8u16.to_le_bytes());
+    f[20..24].copy_from_slice(&1u32.to_le_bytes());
+    f[24..32].copy_from_slice(&ENTRY.to_le_bytes());
+    f[32..40].copy_from_slice(&64u64.to_le_bytes());
+    f[52..54].copy_from_slice(&64u16.to_le_bytes());
+    f[54..56].copy_from_slice(&56u16.to_le_bytes());
+    f[56..58].copy_from_slice(&(segs.len() as u16).to_le_bytes());
+    for (i, (addr, data)) in segs.iter().enumerate() {
+        let off = f.len() as u64;
+        let ph = 64 + i * 56;
+        f[ph..ph + 4].copy_from_slice(&1u32.to_le_bytes());
+        f[ph + 4..ph + 8].copy_from_slice(&7u32.to_le_bytes());
+        f[ph + 8..ph + 16].copy_from_slice(&off.to_le_bytes());
+        f[ph + 16..ph + 24].copy_from_slice(&addr.to_le_bytes());
+        f[ph + 24..ph + 32].copy_from_slice(&addr.to_le_bytes());
+        f[ph + 32..ph + 40].copy_from_slice(&(data.len() as u64).to_le_bytes());
+        f[ph + 40..ph + 48].copy_from_slice(&(data.len() as u64).to_le_bytes());
+        f.extend_from_slice(data);
+    }
+    f
+}
+
+fn bytes(words: &[u32]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+fn vm(name: &str, kernel: Vec<u8>) -> VmConfig {
+    VmConfig {
+        name: name.to_string(),
+        mem_bytes: 128 << 20,
+        vcpus: 1,
+        kernel,
+        initrd: None,
+        bootargs: String::new(),
+        exec: None,
+        chosen: Vec::new(),
+        rtc_epoch_ns: 0,
+    }
+}
+
+/// A machine of `cpus` CPUs running `vms` on the monitor.
+fn start(cpus: u32, vms: &[VmConfig]) -> (Machine, Monitor) {
+    let mut c = MachineConfig::new(Vec::new(), None);
+    c.cpus = cpus;
+    c.nodes = cpus;
+    c.mem_bytes = 512 << 20;
+    let mut m = Machine::new_unbooted(&c).unwrap();
+    let mon = Monitor::new(&mut m, vms, MonitorConfig::default()).unwrap();
+    (m, mon)
+}
+
+#[test]
+fn privileged_instructions_run_on_the_virtual_cp0_and_devices_are_emulated() {
+    // Compare := 0x1234, read it back, exit with it.
+    let mut code = li32(T0, 0x1234);
+    code.push(mtc0(T0, COMPARE, 0));
+    code.push(mfc0(T1, COMPARE, 0));
+    code.extend(exit_with(T1));
+    let (mut m, mut mon) = start(1, &[vm("a", kernel(&code, &[]))]);
+    assert!(mon.run_for(&mut m, 1_000_000));
+    assert_eq!(mon.vms[0].state, VmState::Exited(0x1234));
+    let s = &mon.vms[0].vcpus[0].stats;
+    assert_eq!(s.other_privs, 2, "mtc0 and mfc0 were emulated");
+    assert_eq!(s.device_accesses, 1, "the exit write was emulated");
+    assert!(
+        s.kernel_tlb_faults >= 1,
+        "kseg0 code was mapped on a kernel TLB fault"
+    );
+    // The physical CPU's own Compare was never touched by the guest.
+    assert_eq!(m.cpus[0].cp0.compare, 0);
+}
+
+#[test]
+fn guest_tlb_writes_user_mode_and_syscalls_are_virtualized() {
+    // The kernel maps user page 0x40_0000 to guest-physical 0x20_0000 (where
+    // the user code is loaded), sets EBase, ERETs to user mode there. The
+    // user code loads a word from its own page and makes a syscall; the
+    // guest's general exception handler (EBase + 0x180) exits with the
+    // ExcCode from virtual Cause (8 = Sys) plus 16 x the loaded word's low
+    // nibble.
+    let user_va = 0x40_0000u32;
+    let user_pa = 0x20_0000u32;
+    let ebase = 0x8010_1000u32;
+    let mut code = Vec::new();
+    code.extend(li32(T0, ebase));
+    code.push(mtc0(T0, EBASE.0, EBASE.1));
+    code.push(mtc0(0, PAGEMASK, 0));
+    code.push(mtc0(0, INDEX, 0));
+    code.extend(li32(T0, user_va | 5)); // ASID 5
+    code.push(dmtc0(T0, ENTRYHI, 0));
+    code.extend(li32(T0, ((user_pa >> 12) << 6) | 0x1e)); // C=3 D V
+    code.push(dmtc0(T0, ENTRYLO0, 0));
+    code.push(dmtc0(0, ENTRYLO1, 0));
+    code.push(TLBWI);
+    code.extend(li32(T0, user_va));
+    code.push(dmtc0(T0, EPC, 0));
+    // Status: user mode (KSU = 2), EXL, UX, BEV clear.
+    code.extend(li32(T0, 0x20 | 0x10 | 0x2));
+    code.push(mtc0(T0, STATUS, 0));
+    code.push(ERET);
+    code.extend(SPIN);
+    // t2 = user_va; lw t1, DATA(t2); syscall; spin; DATA: 7.
+    let mut user_code = li32(T2, user_va);
+    let data_index = user_code.len() + 5;
+    user_code.push(lw(T1, T2, 4 * data_index as u32));
+    user_code.extend([SYSCALL, NOP]);
+    user_code.extend(SPIN);
+    user_code.push(0x0000_0007);
+    assert_eq!(user_code[data_index], 7);
+    let mut handler = vec![mfc0(T0, CAUSE, 0), srl(T0, T0, 2), addiu(T1, T1, 0)];
+    // status = (ExcCode & 31) | (t1 << 4): t1 = 7 → 0x78
+    handler.extend([
+        0x3108_001f,                 // andi t0, t0, 31
+        special(0, T1, T1, 4, 0x00), // sll t1, t1, 4
+        or(T0, T0, T1),
+    ]);
+    handler.extend(exit_with(T0));
+    let extra = vec![
+        (0xffff_ffff_8000_0000 | u64::from(user_pa), user_code),
+        (u64::from(ebase) as i32 as i64 as u64 + 0x180, handler),
+    ];
+    let (mut m, mut mon) = start(1, &[vm("a", kernel(&code, &extra))]);
+    assert!(mon.run_for(&mut m, 1_000_000));
+    assert_eq!(mon.vms[0].state, VmState::Exited(8 | (7 << 4)));
+    let s = &mon.vms[0].vcpus[0].stats;
+    assert_eq!(s.tlb_writes, 1);
+    assert!(s.user_cycles > 0, "user code ran in user mode");
+    assert!(s.reflected >= 1, "the syscall was reflected");
+}
+
+#[test]
+fn wait_deschedules_until_the_virtual_timer_fires() {
+    // Compare := Count + 10_000 ticks; IE and IM7 on; wait. The interrupt
+    // handler (EBase + 0x180) exits with ExcCode (0 = Int) | 0x40.
+    let ebase = 0x8010_1000u32;
+    let mut code = li32(T0, ebase);
+    code.push(mtc0(T0, EBASE.0, EBASE.1));
+    code.push(mfc0(T0, COUNT, 0));
+    code.push(addiu(T0, T0, 10_000));
+    code.push(mtc0(T0, COMPARE, 0));
+    code.extend(li32(T0, 0x8000 | 0x80 | 0x1)); // IM7, KX, IE
+    code.push(mtc0(T0, STATUS, 0));
+    code.push(WAIT);
+    code.extend(SPIN);
+    let mut handler = vec![
+        mfc0(T0, CAUSE, 0),
+        srl(T0, T0, 2),
+        0x3108_001f,
+        ori(T0, T0, 0x40),
+    ];
+    handler.extend(exit_with(T0));
+    let extra = vec![(u64::from(ebase) as i32 as i64 as u64 + 0x180, handler)];
+    let (mut m, mut mon) = start(1, &[vm("a", kernel(&code, &extra))]);
+    assert!(mon.run_for(&mut m, 1_000_000));
+    assert_eq!(mon.vms[0].state, VmState::Exited(0x40));
+    let s = &mon.vms[0].vcpus[0].stats;
+    assert_eq!(s.waits, 1);
+    // 10,000 Count ticks are 20,000 cycles: nearly all of it idle.
+    assert!(
+        (19_000..=20_000).contains(&s.idle_cycles),
+        "idle {}",
+        s.idle_cycles
+    );
+}
+
+#[test]
+fn vcpus_timeshare_a_cpu_and_the_tlb_is_flushed_on_each_switch() {
+    // Two VMs spinning in kseg0 on one CPU.
+    let (mut m, mut mon) = start(
+        1,
+        &[vm("a", kernel(&SPIN, &[])), vm("b", kernel(&SPIN, &[]))],
+    );
+    let slice = MonitorConfig::default().timeslice;
+    assert!(!mon.run_for(&mut m, 5 * slice));
+    let (a, b) = (&mon.vms[0].vcpus[0], &mon.vms[1].vcpus[0]);
+    assert!(a.stats.switches >= 2 && b.stats.switches >= 2);
+    let (ka, kb) = (a.stats.kernel_cycles, b.stats.kernel_cycles);
+    assert!(ka.abs_diff(kb) <= slice + 1000, "fair shares: {ka} vs {kb}");
+    // After each switch the kernel code had to be mapped again.
+    assert!(a.stats.kernel_tlb_faults >= 2 && b.stats.kernel_tlb_faults >= 2);
+    // Only the running VM's translations are in the physical TLB.
+    let running = mon
+        .vms
+        .iter()
+        .position(|vm| vm.vcpus[0].loaded_on == Some(0))
+        .unwrap();
+    let other = &mon.vms[1 - running];
+    let base = other.pmap.chunk(0).map(|c| u64::from(c) << 24).unwrap();
+    for e in m.cpus[0].tlb().entries() {
+        for lo in e.lo {
+            if lo & 2 != 0 {
+                let pa = (lo >> 6) << 12;
+                assert!(
+                    !(base..base + (16 << 20)).contains(&pa),
+                    "stale mapping {e:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_failing_vm_stops_alone_and_its_memory_is_reclaimed() {
+    // "wild": stores to a guest-physical address that is neither RAM nor a
+    // device (3 GiB) with BEV set, so the bus error goes to a vector that
+    // does not exist. "good" exits normally a little later.
+    let mut wild = vec![lui(T2, 0x9000), dsll32(T2, T2, 0), lui(T3, 0xc000)];
+    wild.extend([
+        dsll32(T3, T3, 0),
+        dsrl32(T3, T3, 0),
+        or(T3, T3, T2),
+        sw(0, T3, 0),
+    ]);
+    wild.extend(SPIN);
+    let mut good = li32(T1, 100_000);
+    good.extend([addiu(T1, T1, 0xffff), 0x1520_fffe, NOP]); // bnez t1, -2
+    good.extend(li32(T0, 9));
+    good.extend(exit_with(T0));
+    let (mut m, mut mon) = start(
+        1,
+        &[
+            vm("wild", kernel(&wild, &[])),
+            vm("good", kernel(&good, &[])),
+        ],
+    );
+    let free_before = mon.free_chunks();
+    assert!(mon.run_for(&mut m, 10_000_000));
+    match &mon.vms[0].state {
+        VmState::Failed(why) => assert!(why.contains("exception vector"), "{why}"),
+        other => panic!("wild VM: {other:?}"),
+    }
+    assert_eq!(mon.vms[0].vcpus[0].state, VcpuState::Stopped);
+    assert_eq!(mon.vms[1].state, VmState::Exited(9));
+    assert!(mon.free_chunks() > free_before, "memory came back");
+}

@@ -712,15 +712,7 @@ impl Cpu {
         in_delay_slot: bool,
         instr: Option<Instr>,
     ) {
-        let epc = if in_delay_slot {
-            pc.wrapping_sub(4)
-        } else {
-            pc
-        };
-        self.stats.exceptions[e.code as usize] += 1;
-        if e.refill {
-            self.stats.tlb_refills += 1;
-        }
+        let epc = self.count_exception(&e, pc, in_delay_slot);
         match self.delivery {
             TrapDelivery::Native => {
                 self.pc = epc;
@@ -742,6 +734,20 @@ impl Cpu {
                 self.exception_cycles += 1;
                 self.deliver_to_vector(e, epc, in_delay_slot)
             }
+        }
+    }
+
+    /// Counts exception `e` of the instruction at `pc` and returns its EPC
+    /// (the branch's address for a delay slot).
+    pub(crate) fn count_exception(&mut self, e: &Exception, pc: u64, in_delay_slot: bool) -> u64 {
+        self.stats.exceptions[e.code as usize] += 1;
+        if e.refill {
+            self.stats.tlb_refills += 1;
+        }
+        if in_delay_slot {
+            pc.wrapping_sub(4)
+        } else {
+            pc
         }
     }
 

@@ -81,15 +81,7 @@ impl Cpu {
     /// address) exactly as the hardware does through its vectors: CP0 is
     /// updated and the program counter moves to the vector.
     pub fn take_exception(&mut self, e: Exception, pc: u64, in_delay_slot: bool) {
-        let epc = if in_delay_slot {
-            pc.wrapping_sub(4)
-        } else {
-            pc
-        };
-        self.stats.exceptions[e.code as usize] += 1;
-        if e.refill {
-            self.stats.tlb_refills += 1;
-        }
+        let epc = self.count_exception(&e, pc, in_delay_slot);
         self.deliver_to_vector(e, epc, in_delay_slot);
     }
 

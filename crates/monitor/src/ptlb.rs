@@ -15,7 +15,7 @@ use mips::tlb::TlbEntry;
 use mips::Cpu;
 
 /// Physical TLB slots reserved for kernel-segment mappings.
-pub const KERNEL_SLOTS: usize = 16;
+pub const KERNEL_SLOTS: usize = 8;
 
 /// What a physical TLB slot holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

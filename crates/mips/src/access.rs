@@ -93,26 +93,26 @@ impl Cpu {
 
     /// Finds (or decodes) the block at `pc`.
     #[inline(always)]
-    pub(crate) fn fetch_block(
+    pub(crate) fn fetch_block<'c>(
         &mut self,
         mem: &mut PhysMem,
-        code: &mut CodeCache,
+        code: &'c mut CodeCache,
         pc: u64,
-    ) -> Result<u32, Exception> {
+    ) -> Result<(u32, &'c [crate::ops::Op]), Exception> {
         let e = self.stlb.get(slot(self.privilege as usize, pc));
         let pa = if e.fetch == pc & (PAGE_MASK | 3) {
             pc.wrapping_add(e.addend)
         } else {
             self.fetch_slow(mem, pc)?
         };
-        let id = code.get_or_build(mem, pa);
+        let found = code.get_or_build(mem, pa);
         if mem.code_epoch() != self.code_epoch {
             // A page just became a code page: stores to it must now take the
             // slow path, which invalidates its blocks.
             self.code_epoch = mem.code_epoch();
             self.stlb.flush_writes();
         }
-        Ok(id)
+        Ok(found)
     }
 
     /// Installs a RAM translation in the soft TLB.

@@ -19,7 +19,7 @@ use crate::ops::{lower_block, Op};
 pub const MAX_BLOCK: usize = 64;
 
 /// log2 of the size of the direct-mapped lookup table.
-const FAST_BITS: u32 = 16;
+const FAST_BITS: u32 = 14;
 
 /// A straight-line run of decoded instructions.
 #[derive(Debug)]
@@ -32,13 +32,29 @@ pub(crate) struct Block {
     pub ops: Box<[Op]>,
 }
 
+/// A direct-mapped lookup entry: a block's address, id and threaded code.
+#[derive(Clone, Copy, Debug)]
+struct Fast {
+    pa: u64,
+    ops: *const Op,
+    len: u32,
+    id: u32,
+}
+
+const NO_FAST: Fast = Fast {
+    pa: u64::MAX,
+    ops: std::ptr::null(),
+    len: 0,
+    id: 0,
+};
+
 /// Decoded blocks of all CPUs of one machine.
 #[derive(Debug)]
 pub struct CodeCache {
     blocks: Vec<Option<Block>>,
     free: Vec<u32>,
     index: HashMap<u64, u32>,
-    fast: Box<[(u64, u32)]>,
+    fast: Box<[Fast]>,
     by_page: HashMap<u64, Vec<u32>>,
     decoded: u64,
     invalidated: u64,
@@ -57,7 +73,7 @@ impl CodeCache {
             blocks: Vec::new(),
             free: Vec::new(),
             index: HashMap::new(),
-            fast: vec![(u64::MAX, 0); 1 << FAST_BITS].into_boxed_slice(),
+            fast: vec![NO_FAST; 1 << FAST_BITS].into_boxed_slice(),
             by_page: HashMap::new(),
             decoded: 0,
             invalidated: 0,
@@ -72,23 +88,33 @@ impl CodeCache {
     /// Finds the block starting at `pa`, building it from RAM if needed.
     /// `pa` must be a word-aligned RAM address.
     #[inline(always)]
-    pub(crate) fn get_or_build(&mut self, mem: &mut PhysMem, pa: u64) -> u32 {
+    pub(crate) fn get_or_build(&mut self, mem: &mut PhysMem, pa: u64) -> (u32, &[Op]) {
         let f = self.fast[Self::fast_slot(pa)];
-        if f.0 == pa {
-            return f.1;
+        if f.pa == pa {
+            // SAFETY: a fast entry points at the boxed ops of a live block:
+            // entries are cleared when their block is dropped, and a block's
+            // boxed slice never moves while it lives.
+            let ops = unsafe { std::slice::from_raw_parts(f.ops, f.len as usize) };
+            return (f.id, ops);
         }
         self.lookup_slow(mem, pa)
     }
 
     #[cold]
     #[inline(never)]
-    fn lookup_slow(&mut self, mem: &mut PhysMem, pa: u64) -> u32 {
+    fn lookup_slow(&mut self, mem: &mut PhysMem, pa: u64) -> (u32, &[Op]) {
         let id = match self.index.get(&pa) {
             Some(&id) => id,
             None => self.build(mem, pa),
         };
-        self.fast[Self::fast_slot(pa)] = (pa, id);
-        id
+        let ops = &self.block(id).ops;
+        self.fast[Self::fast_slot(pa)] = Fast {
+            pa,
+            ops: ops.as_ptr(),
+            len: ops.len() as u32,
+            id,
+        };
+        (id, &self.block(id).ops)
     }
 
     /// The block with identifier `id`.
@@ -169,8 +195,8 @@ impl CodeCache {
             if let Some(b) = self.blocks[id as usize].take() {
                 self.index.remove(&b.pa);
                 let slot = &mut self.fast[Self::fast_slot(b.pa)];
-                if slot.0 == b.pa {
-                    *slot = (u64::MAX, 0);
+                if slot.pa == b.pa {
+                    *slot = NO_FAST;
                 }
                 self.free.push(id);
                 self.invalidated += 1;
@@ -207,7 +233,7 @@ mod tests {
         // addiu; beq; addiu (delay slot); addiu (next block)
         let mut m = mem_with(&[0x2484_0001, 0x1000_0002, 0x2484_0001, 0x2484_0001], 0x100);
         let mut c = CodeCache::new();
-        let id = c.get_or_build(&mut m, 0x100);
+        let (id, _) = c.get_or_build(&mut m, 0x100);
         assert_eq!(c.block(id).instrs.len(), 3);
         assert!(m.is_code_page(0));
     }
@@ -216,7 +242,7 @@ mod tests {
     fn block_stops_at_page_end_even_inside_a_branch() {
         let mut m = mem_with(&[0x2484_0001, 0x1000_0002], PAGE_SIZE - 8);
         let mut c = CodeCache::new();
-        let id = c.get_or_build(&mut m, PAGE_SIZE - 8);
+        let (id, _) = c.get_or_build(&mut m, PAGE_SIZE - 8);
         assert_eq!(c.block(id).instrs.len(), 2);
     }
 
@@ -224,12 +250,12 @@ mod tests {
     fn writing_a_code_page_invalidates_its_blocks() {
         let mut m = mem_with(&[0x2484_0001, 0x0000_0000], 0x200);
         let mut c = CodeCache::new();
-        let first = c.get_or_build(&mut m, 0x200);
+        let (first, _) = c.get_or_build(&mut m, 0x200);
         assert_eq!(c.block(first).instrs[0], decode(0x2484_0001));
         m.write_u32(0x200, 0x2484_0002).unwrap();
         c.invalidate_written(&mut m);
         assert!(!m.is_code_page(0));
-        let second = c.get_or_build(&mut m, 0x200);
+        let (second, _) = c.get_or_build(&mut m, 0x200);
         assert_eq!(c.block(second).instrs[0], decode(0x2484_0002));
         assert_eq!(c.blocks_invalidated(), 1);
     }

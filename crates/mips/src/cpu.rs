@@ -425,8 +425,8 @@ impl Cpu {
                 continue;
             }
             let pc = self.pc;
-            let id = match self.fetch_block(x.mem, code, pc) {
-                Ok(id) => id,
+            let (id, ops) = match self.fetch_block(x.mem, code, pc) {
+                Ok(found) => found,
                 Err(e) => {
                     if pc == self.last_vector && self.delivery == TrapDelivery::Vectors {
                         let cause = ExcCode::from_cause(self.cp0.cause);
@@ -441,11 +441,11 @@ impl Cpu {
                 }
             };
             self.block_pc = pc;
-            let block = code.block(id);
             if CAREFUL {
-                self.exec_block_careful(block, x);
-            } else {
-                self.exec_block(block, x);
+                self.exec_block_careful(code.block(id), x);
+            } else if let Some(index) = self.exec_block(ops, x) {
+                let ins = code.block(id).instrs.get(index).copied();
+                self.raise_fault(ins);
             }
         }
     }
@@ -502,9 +502,10 @@ impl Cpu {
     /// Executes one block starting at `self.pc` (= `self.block_pc`) as
     /// threaded code.
     #[inline(always)]
-    fn exec_block(&mut self, block: &Block, x: &mut Ctx<'_>) {
+    /// Returns the index of the instruction that faulted, if one did (the
+    /// caller then raises the fault with [`Cpu::raise_fault`]).
+    fn exec_block(&mut self, ops: &[crate::ops::Op], x: &mut Ctx<'_>) -> Option<usize> {
         let base = self.pc;
-        let ops = &block.ops[..];
         let exit = match ops.first() {
             Some(op) => (op.f)(self, x, ops, 0, op),
             None => Exit::Goto(base),
@@ -518,18 +519,26 @@ impl Cpu {
                 let at = self.fault_pc;
                 let index = (at.wrapping_sub(base) >> 2) as usize;
                 self.cycles += index as u64;
-                let e = self.fault;
-                let in_slot = self.fault_in_delay_slot;
-                if in_slot {
-                    self.slot_continuation = if self.branch_taken {
-                        self.branch_target
-                    } else {
-                        at.wrapping_add(4)
-                    };
-                }
-                self.raise(e, at, in_slot, block.instrs.get(index).copied());
+                return Some(index);
             }
         }
+        None
+    }
+
+    /// Raises the fault the threaded code recorded, of instruction `instr`.
+    #[cold]
+    fn raise_fault(&mut self, instr: Option<Instr>) {
+        let at = self.fault_pc;
+        let e = self.fault;
+        let in_slot = self.fault_in_delay_slot;
+        if in_slot {
+            self.slot_continuation = if self.branch_taken {
+                self.branch_target
+            } else {
+                at.wrapping_add(4)
+            };
+        }
+        self.raise(e, at, in_slot, instr);
     }
 
     /// Executes one block through the full interpreter, instruction by
@@ -637,7 +646,7 @@ impl Cpu {
     fn exec_pending_delay_slot(&mut self, x: &mut Ctx<'_>, code: &mut CodeCache, target: u64) {
         let pc = self.pc;
         let id = match self.fetch_block(x.mem, code, pc) {
-            Ok(id) => id,
+            Ok((id, _)) => id,
             Err(e) => {
                 self.slot_continuation = target;
                 self.raise(e, pc, true, None);

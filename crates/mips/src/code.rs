@@ -28,24 +28,45 @@ pub(crate) struct Block {
     pub pa: u64,
     /// The instructions.
     pub instrs: Box<[Instr]>,
-    /// The same instructions lowered to threaded code, plus a final sentinel.
-    pub ops: Box<[Op]>,
+    /// A header (the block's id and code length, see [`header`]), then the
+    /// instructions lowered to threaded code, then a final sentinel.
+    ops: Box<[Op]>,
 }
 
-/// A direct-mapped lookup entry: a block's address, id and threaded code.
+impl Block {
+    /// The threaded code: the lowered instructions and the sentinel.
+    pub(crate) fn code(&self) -> &[Op] {
+        &self.ops[1..]
+    }
+}
+
+/// The header op in front of a block's threaded code: `imm` is the code's
+/// length, `d`, `s`, `t`, `x` the block id's bytes. It is never executed; a
+/// lookup reads it through the pointer to the code, from the cache line the
+/// code starts in.
+fn header(id: u32, len: usize) -> Op {
+    let [d, s, t, x] = id.to_le_bytes();
+    Op {
+        f: crate::ops::op_header,
+        d,
+        s,
+        t,
+        x,
+        imm: len as u32,
+    }
+}
+
+/// A direct-mapped lookup entry: a block's address and its threaded code
+/// (just past its header).
 #[derive(Clone, Copy, Debug)]
 struct Fast {
     pa: u64,
-    ops: *const Op,
-    len: u32,
-    id: u32,
+    code: *const Op,
 }
 
 const NO_FAST: Fast = Fast {
     pa: u64::MAX,
-    ops: std::ptr::null(),
-    len: 0,
-    id: 0,
+    code: std::ptr::null(),
 };
 
 /// Decoded blocks of all CPUs of one machine.
@@ -91,11 +112,16 @@ impl CodeCache {
     pub(crate) fn get_or_build(&mut self, mem: &mut PhysMem, pa: u64) -> (u32, &[Op]) {
         let f = self.fast[Self::fast_slot(pa)];
         if f.pa == pa {
-            // SAFETY: a fast entry points at the boxed ops of a live block:
-            // entries are cleared when their block is dropped, and a block's
-            // boxed slice never moves while it lives.
-            let ops = unsafe { std::slice::from_raw_parts(f.ops, f.len as usize) };
-            return (f.id, ops);
+            // SAFETY: a fast entry points just past the header op of the
+            // boxed ops of a live block: entries are cleared when their
+            // block is dropped, a block's boxed slice never moves while it
+            // lives, and the header says how many ops follow it.
+            let (header, code) = unsafe {
+                let h = &*f.code.sub(1);
+                (h, std::slice::from_raw_parts(f.code, h.imm as usize))
+            };
+            let id = u32::from_le_bytes([header.d, header.s, header.t, header.x]);
+            return (id, code);
         }
         self.lookup_slow(mem, pa)
     }
@@ -107,14 +133,12 @@ impl CodeCache {
             Some(&id) => id,
             None => self.build(mem, pa),
         };
-        let ops = &self.block(id).ops;
+        let code = self.block(id).code();
         self.fast[Self::fast_slot(pa)] = Fast {
             pa,
-            ops: ops.as_ptr(),
-            len: ops.len() as u32,
-            id,
+            code: code.as_ptr(),
         };
-        (id, &self.block(id).ops)
+        (id, self.block(id).code())
     }
 
     /// The block with identifier `id`.
@@ -157,22 +181,22 @@ impl CodeCache {
         }
         let page = pa >> PAGE_SHIFT;
         mem.mark_code_page(page);
-        let ops = lower_block(&instrs, &words).into_boxed_slice();
-        let block = Block {
-            pa,
-            instrs: instrs.into_boxed_slice(),
-            ops,
-        };
+        let code = lower_block(&instrs, &words);
         let id = match self.free.pop() {
-            Some(id) => {
-                self.blocks[id as usize] = Some(block);
-                id
-            }
+            Some(id) => id,
             None => {
-                self.blocks.push(Some(block));
+                self.blocks.push(None);
                 (self.blocks.len() - 1) as u32
             }
         };
+        let mut ops = Vec::with_capacity(code.len() + 1);
+        ops.push(header(id, code.len()));
+        ops.extend(code);
+        self.blocks[id as usize] = Some(Block {
+            pa,
+            instrs: instrs.into_boxed_slice(),
+            ops: ops.into_boxed_slice(),
+        });
         self.index.insert(pa, id);
         self.by_page.entry(page).or_default().push(id);
         self.decoded += 1;

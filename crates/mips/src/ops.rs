@@ -883,6 +883,12 @@ fn lower_branch(ins: &Instr, word: u32) -> (Handler, [u8; 4], u32) {
 
 /// Lowers a block's instructions (decoded from `words`) to threaded code,
 /// ending with the sentinel.
+/// The handler of a block's header op ([`crate::code`]), which is never
+/// executed: it ends the block where it is if it ever were.
+pub(crate) fn op_header(cpu: &mut Cpu, _: &mut Ctx<'_>, _: &[Op], _: usize, _: &Op) -> Exit {
+    Exit::Goto(cpu.pc)
+}
+
 pub(crate) fn lower_block(instrs: &[Instr], words: &[u32]) -> Vec<Op> {
     let mk = |f: Handler, [d, s, t, x]: [u8; 4], imm: u32| Op { f, d, s, t, x, imm };
     let mut ops = Vec::with_capacity(instrs.len() + 1);

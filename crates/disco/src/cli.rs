@@ -50,6 +50,11 @@ pub struct RunArgs {
     /// path defaulting to /bin/<file name>. Needs an initrd.
     #[arg(long = "add", value_name = "HOST[:GUEST]", value_parser = crate::addfiles::parse_add)]
     pub add: Vec<crate::addfiles::AddedFile>,
+    /// Attach a disk (repeatable): a raw image file on the host, a whole
+    /// number of 512-byte sectors; `,ro` makes it read-only. The guest sees
+    /// virtio block devices /dev/vda, /dev/vdb, ... in order.
+    #[arg(long = "disk", value_name = "PATH[,ro]", value_parser = crate::disks::parse_disk)]
+    pub disks: Vec<machine::virtio::DiskConfig>,
     /// Extra kernel command-line arguments, appended to the defaults.
     #[arg(long, value_name = "ARGS")]
     pub append: Option<String>,
@@ -99,13 +104,13 @@ pub struct RunArgs {
     pub show_boot: bool,
     /// Boot until the guest is ready for a command, save the whole machine
     /// to FILE and exit. Run commands on it with --restore.
-    #[arg(long, value_name = "FILE", conflicts_with = "exec")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["exec", "disks"])]
     pub save_checkpoint: Option<PathBuf>,
     /// Start from a checkpoint saved with --save-checkpoint instead of
     /// booting: run --exec's command on it, or attach the console. The
     /// machine is the saved one; statistics count from the restore.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
-        "config", "mem", "kernel", "initrd", "add", "append", "cpu_mhz", "cpus",
+        "config", "mem", "kernel", "initrd", "add", "append", "cpu_mhz", "cpus", "disks",
         "nodes", "interleave", "quantum", "save_checkpoint",
     ])]
     pub restore: Option<PathBuf>,

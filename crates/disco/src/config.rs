@@ -8,6 +8,9 @@
 //! cpu_mhz = 400
 //! interleave = false  # pages round-robin across nodes instead of ranges
 //! quantum = 10000     # cycles a CPU runs before the next takes its turn
+//! disks = ["data.img", "base.img,ro"]  # /dev/vda, /dev/vdb (relative to the file)
+//! disk_access_us = 100  # simulated disk: time per request
+//! disk_mb_per_s = 200   # and transfer rate (MB = 10^6 bytes)
 //!
 //! [timing]
 //! mode = "fast"       # or "detailed"
@@ -61,6 +64,9 @@ pub struct VmSection {
     pub append: Option<String>,
     /// Command to run (the VM ends with its status); without it a shell.
     pub exec: Option<String>,
+    /// Disks, `PATH[,ro]` as `--disk` takes them: /dev/vda, /dev/vdb, ...
+    #[serde(default)]
+    pub disks: Vec<String>,
 }
 
 /// `[machine]`: topology, memory, clock.
@@ -79,6 +85,13 @@ pub struct MachineSection {
     pub interleave: Option<bool>,
     /// Cycles per CPU turn.
     pub quantum: Option<u64>,
+    /// Disks of the bare machine, `PATH[,ro]`.
+    #[serde(default)]
+    pub disks: Vec<String>,
+    /// Simulated disk: fixed time per request, µs.
+    pub disk_access_us: Option<u64>,
+    /// Simulated disk: transfer rate, 10^6 bytes per second.
+    pub disk_mb_per_s: Option<u64>,
 }
 
 /// A size given as a number of bytes or a string with a suffix.
@@ -122,7 +135,37 @@ pub struct TimingSection {
     pub mem_occupancy_ns: Option<u32>,
 }
 
+/// Parses `PATH[,ro]` entries of a configuration file, paths relative to
+/// the file's directory `base`.
+pub fn disks_relative_to(
+    entries: &[String],
+    base: &Path,
+) -> Result<Vec<machine::virtio::DiskConfig>> {
+    entries
+        .iter()
+        .map(|e| {
+            let mut d = crate::disks::parse_disk(e).map_err(anyhow::Error::msg)?;
+            if d.path.is_relative() {
+                d.path = base.join(&d.path);
+            }
+            Ok(d)
+        })
+        .collect()
+}
+
 impl ConfigFile {
+    /// The simulated disk's timing: defaults, then `[machine]`'s fields.
+    pub fn disk_timing(&self) -> machine::virtio::DiskTiming {
+        let mut t = machine::virtio::DiskTiming::default();
+        if let Some(us) = self.machine.disk_access_us {
+            t.access_ns = us.saturating_mul(1000);
+        }
+        if let Some(mb) = self.machine.disk_mb_per_s {
+            t.bytes_per_sec = mb.saturating_mul(1_000_000);
+        }
+        t
+    }
+
     /// Reads and parses `path`.
     pub fn load(path: &Path) -> Result<ConfigFile> {
         let text = std::fs::read_to_string(path)

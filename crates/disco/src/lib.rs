@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod disks;
 pub mod exec_output;
 pub mod guest;
 pub mod images;

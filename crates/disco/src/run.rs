@@ -96,6 +96,8 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
     let mut config = machine_config(args, Vec::new(), None)?;
     let guest_mem = config.mem_bytes;
     config.mem_bytes = guest_mem + monitor::alloc::MONITOR_RESERVED;
+    // The disks are the VM's, not the machine's.
+    let disks = std::mem::take(&mut config.disks);
     let mut machine = Machine::new_unbooted(&config).context("cannot build the machine")?;
     let vm = VmConfig {
         name: "vm0".to_string(),
@@ -107,6 +109,8 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
         exec: args.exec.clone(),
         chosen: Vec::new(),
         rtc_epoch_ns: config.rtc_epoch_ns,
+        disks,
+        disk_timing: config.disk_timing,
     };
     let monitor_config = MonitorConfig {
         quantum: config.quantum,
@@ -177,6 +181,15 @@ fn machine_config(
     c.interleave = args.interleave || m.interleave.unwrap_or(false);
     c.quantum = args.quantum.or(m.quantum).unwrap_or(c.quantum);
     c.timing = file.timing_config();
+    let base = args
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new(""));
+    c.disks = crate::config::disks_relative_to(&file.machine.disks, base)?;
+    c.disks.extend(args.disks.iter().cloned());
+    crate::disks::check_exclusive(&c.disks).map_err(anyhow::Error::msg)?;
+    c.disk_timing = file.disk_timing();
     let mode = match args.timing {
         Some(TimingArg::Fast) => Some(TimingMode::Fast),
         Some(TimingArg::Detailed) => Some(TimingMode::Detailed),

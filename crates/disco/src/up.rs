@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use machine::report::report;
 use machine::simctl::TimingMode;
+use machine::virtio::DiskTiming;
 use machine::{Machine, MachineConfig};
 use monitor::alloc::MONITOR_RESERVED;
 use monitor::report::describe;
@@ -76,9 +77,13 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
         .vm
         .iter()
         .enumerate()
-        .map(|(i, s)| vm_config(i, s, &base))
+        .map(|(i, s)| vm_config(i, s, &base, file.disk_timing()))
         .collect::<Result<Vec<_>>>()?;
     check_names(&vms, args.attach.as_deref())?;
+    if !file.machine.disks.is_empty() {
+        bail!("[machine] disks are the bare machine's: give each [[vm]] its own `disks`");
+    }
+    crate::disks::check_exclusive(vms.iter().flat_map(|v| &v.disks)).map_err(anyhow::Error::msg)?;
     for vm in &vms {
         vm.validate()?;
     }
@@ -124,7 +129,7 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
 }
 
 /// The monitor's configuration of `[[vm]]` number `i`.
-fn vm_config(i: usize, s: &VmSection, base: &Path) -> Result<VmConfig> {
+fn vm_config(i: usize, s: &VmSection, base: &Path, disk_timing: DiskTiming) -> Result<VmConfig> {
     let name = s.name.clone().unwrap_or_else(|| format!("vm{i}"));
     if name.is_empty()
         || !name
@@ -150,6 +155,8 @@ fn vm_config(i: usize, s: &VmSection, base: &Path) -> Result<VmConfig> {
         add,
     };
     let (_, kernel, initrd) = guest_images(&spec).with_context(|| format!("VM '{name}'"))?;
+    let disks =
+        crate::config::disks_relative_to(&s.disks, base).with_context(|| format!("VM '{name}'"))?;
     Ok(VmConfig {
         name,
         mem_bytes: s
@@ -165,6 +172,8 @@ fn vm_config(i: usize, s: &VmSection, base: &Path) -> Result<VmConfig> {
         exec: s.exec.clone(),
         chosen: Vec::new(),
         rtc_epoch_ns: MachineConfig::DEFAULT_RTC_EPOCH_NS,
+        disks,
+        disk_timing,
     })
 }
 

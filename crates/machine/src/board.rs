@@ -6,20 +6,21 @@
 //! the GIC's pins for that CPU. On a uniprocessor device lines go straight to
 //! CPU 0's interrupt inputs.
 
-use mips::{Bus, BusError};
+use mips::{Bus, BusError, PhysMem};
 
 use crate::clock::Clock;
 use crate::cps::{Cps, CpsConfigError, CpuMmioDevice, Gic, DEFAULT_SHARED_IRQS};
 use crate::device::MmioDevice;
 use crate::exitdev::{ExitDevice, EXIT_DEVICE_WINDOW_SIZE};
 use crate::layout::{
-    CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GCR_WINDOW, GIC_BASE, GIC_WINDOW, RTC_BASE, RTC_IRQ,
-    SIMCTL_BASE, UART_BASE, UART_IRQ,
+    virtio_irq, CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GCR_WINDOW, GIC_BASE, GIC_WINDOW,
+    RTC_BASE, RTC_IRQ, SIMCTL_BASE, UART_BASE, UART_IRQ, VIRTIO_BASE, VIRTIO_STRIDE,
 };
 use crate::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
 use crate::simctl::{SimCtl, TimingMode, SIMCTL_WINDOW_SIZE};
 use crate::timing::{self, MemSystem};
 use crate::uart::{Uart, UART_WINDOW_SIZE};
+use crate::virtio::{VirtioMmio, VIRTIO_WINDOW_SIZE};
 
 /// The multiprocessor's interrupt and power controllers.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -55,14 +56,31 @@ pub struct Devices {
     pub smp: Option<CpsDevices>,
     /// The memory system's timing model (used in detailed timing mode).
     pub timing: MemSystem,
+    /// Virtio devices (disks), at `VIRTIO_BASE + i * VIRTIO_STRIDE`.
+    #[serde(skip)]
+    pub virtio: VirtioDevices,
     /// The CPU whose accesses the bus is serving (the machine sets it before
     /// running each CPU).
     pub current_cpu: u32,
     clock: Clock,
 }
 
+/// The board's virtio devices. They hold open host files, so checkpoints
+/// do not carry them ([`crate::checkpoint`] refuses a machine with disks)
+/// and a clone has none.
+#[derive(Debug, Default)]
+pub struct VirtioDevices(pub Vec<VirtioMmio>);
+
+impl Clone for VirtioDevices {
+    /// An empty set: open disks cannot be duplicated (see the type's docs).
+    fn clone(&self) -> Self {
+        VirtioDevices::default()
+    }
+}
+
 /// Which device a physical address selects.
 enum Target {
+    Virtio(usize),
     Uart,
     Exit,
     Rtc,
@@ -94,6 +112,7 @@ impl Devices {
             simctl: SimCtl::new(TimingMode::Fast),
             smp,
             timing,
+            virtio: VirtioDevices::default(),
             current_cpu: 0,
             clock,
         })
@@ -138,6 +157,11 @@ impl Devices {
                 return Some((t, off));
             }
         }
+        if let Some(off) = within(VIRTIO_BASE, VIRTIO_STRIDE * self.virtio.0.len() as u64) {
+            let i = (off / VIRTIO_STRIDE) as usize;
+            let off = off % VIRTIO_STRIDE;
+            return (off < VIRTIO_WINDOW_SIZE).then_some((Target::Virtio(i), off));
+        }
         self.smp.as_ref()?;
         let cps = [
             (Target::Gcr, GCR_BASE, GCR_WINDOW),
@@ -154,6 +178,7 @@ impl Devices {
             Target::Exit => &mut self.exit,
             Target::Rtc => &mut self.rtc,
             Target::SimCtl => &mut self.simctl,
+            Target::Virtio(i) => self.virtio.0.get_mut(*i)?,
             _ => return None,
         })
     }
@@ -198,7 +223,24 @@ impl Devices {
         if let Some(smp) = &mut self.smp {
             smp.gic.set_shared_level(UART_IRQ, uart);
             smp.gic.set_shared_level(RTC_IRQ, rtc);
+            for (i, dev) in self.virtio.0.iter().enumerate() {
+                smp.gic
+                    .set_shared_level(virtio_irq(i, true), dev.irq_level());
+            }
         }
+    }
+
+    /// Serves the virtio devices at cycle `cycle`: requests of notified
+    /// queues, and completions that are due (RAM is their DMA memory).
+    pub fn service_virtio(&mut self, mem: &mut PhysMem, cycle: u64) {
+        let now = self.clock.ns(cycle);
+        for dev in &mut self.virtio.0 {
+            if dev.has_work() {
+                dev.process(mem, now);
+            }
+            dev.complete_due(mem, now);
+        }
+        self.sync_gic_inputs();
     }
 
     /// Interrupt lines of CPU `cpu` in Cause.IP layout (bit n = IPn).
@@ -214,6 +256,11 @@ impl Devices {
                 if self.rtc.irq_level() {
                     lines |= 1 << RTC_IRQ;
                 }
+                for (i, dev) in self.virtio.0.iter().enumerate() {
+                    if dev.irq_level() {
+                        lines |= 1 << virtio_irq(i, false);
+                    }
+                }
                 lines
             }
             None => 0,
@@ -222,7 +269,9 @@ impl Devices {
 
     /// Cycle of the next time-driven device event (RTC alarm), if any.
     pub fn next_event(&self) -> Option<u64> {
-        self.rtc.next_event_ns().map(|ns| self.clock.cycles(ns))
+        let virtio = self.virtio.0.iter().filter_map(VirtioMmio::next_event_ns);
+        let next = self.rtc.next_event_ns().into_iter().chain(virtio).min();
+        next.map(|ns| self.clock.cycles(ns))
     }
 
     /// Lets time-driven devices catch up to cycle `cycle`.
@@ -263,6 +312,7 @@ impl Bus for Devices {
     fn stop_requested(&self) -> bool {
         self.exit.request().is_some()
             || self.simctl.has_request()
+            || self.virtio.0.iter().any(VirtioMmio::has_work)
             || self.smp.as_ref().is_some_and(|s| s.cps.has_events())
     }
 }

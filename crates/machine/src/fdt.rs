@@ -23,6 +23,7 @@
 //! * `/power@BASE` — the exit device as `"disco,power", "syscon"`, plus
 //!   `/reboot` — `syscon-reboot` writing 1 at offset 4;
 //! * `/rtc@BASE` — `google,goldfish-rtc`.
+//! * `/virtio@BASE` — `virtio,mmio`, one per virtio device.
 //!
 //! # Cell sizes
 //!
@@ -49,6 +50,7 @@ use vm_fdt::FdtWriter;
 use crate::exitdev::{EXIT_DEVICE_WINDOW_SIZE, RESET_REG, RESET_VALUE};
 use crate::rtc::RTC_WINDOW_SIZE;
 use crate::uart::UART_WINDOW_SIZE;
+use crate::virtio::VIRTIO_WINDOW_SIZE;
 
 /// Most CPUs a description may have (the Debian kernel supports 16; more
 /// `cpu@N` nodes are ignored by it, not harmful).
@@ -145,6 +147,9 @@ pub struct BoardDescription {
     pub kaslr_seed: Option<u64>,
     /// CPS (GIC and CPC) for a multiprocessor; `None` on a uniprocessor.
     pub cps: Option<CpsNodes>,
+    /// Virtio-mmio devices as (base address, interrupt); several may share
+    /// an interrupt (the driver requests it shared).
+    pub virtio: Vec<(u64, u32)>,
 }
 
 /// Why a device tree could not be built.
@@ -207,6 +212,9 @@ pub enum FdtError {
     /// The UART and the RTC were given the same interrupt line.
     #[error("the uart and the rtc cannot share interrupt line {0}: the goldfish RTC driver requests its interrupt unshared")]
     SharedRtcIrq(u32),
+    /// A virtio device was given the UART's or the RTC's interrupt line.
+    #[error("a virtio device cannot share interrupt line {0} with the uart or the rtc")]
+    SharedVirtioIrq(u32),
     /// The UART clock frequency is 0.
     #[error("the uart clock frequency must not be 0 (the 8250 driver needs it)")]
     ZeroUartClock,
@@ -340,6 +348,19 @@ fn validate(desc: &BoardDescription) -> Result<Vec<Region>, FdtError> {
             name: "rtc window",
             base,
             size: RTC_WINDOW_SIZE,
+        });
+    }
+    for &(base, irq) in &desc.virtio {
+        check_irq("virtio", irq)?;
+        if desc.uart.is_some_and(|uart| uart.irq == irq)
+            || desc.rtc.is_some_and(|(_, rtc)| rtc == irq)
+        {
+            return Err(FdtError::SharedVirtioIrq(irq));
+        }
+        regions.push(Region {
+            name: "virtio window",
+            base,
+            size: VIRTIO_WINDOW_SIZE,
         });
     }
     if let Some(cps) = &desc.cps {
@@ -514,6 +535,13 @@ impl Writer {
             self.reg(base, RTC_WINDOW_SIZE)?;
             self.interrupts(irq)?;
             self.fdt.end_node(rtc)?;
+        }
+        for &(base, irq) in &desc.virtio {
+            let node = self.fdt.begin_node(&format!("virtio@{base:x}"))?;
+            self.fdt.property_string("compatible", "virtio,mmio")?;
+            self.reg(base, VIRTIO_WINDOW_SIZE)?;
+            self.interrupts(irq)?;
+            self.fdt.end_node(node)?;
         }
         self.fdt.end_node(root)?;
         Ok(self.fdt.finish()?)
@@ -833,6 +861,7 @@ mod tests {
             chosen_extra: vec![("disco,exec".into(), "/bin/true".into())],
             kaslr_seed: Some(0x0123_4567_89ab_cdef),
             cps: None,
+            virtio: vec![(0x1f03_0000, 4)],
         }
     }
 
@@ -850,6 +879,7 @@ mod tests {
             chosen_extra: Vec::new(),
             kaslr_seed: None,
             cps: None,
+            virtio: Vec::new(),
         }
     }
 
@@ -870,6 +900,23 @@ mod tests {
         assert_eq!(tree.string("/", "model"), "disco FLASH-like MIPS64 machine");
         let intc = tree.by_phandle(tree.u32("/", "interrupt-parent"));
         assert_eq!(intc, "/interrupt-controller");
+    }
+
+    #[test]
+    fn virtio_devices_have_nodes_and_may_not_share_the_uart_line() {
+        let tree = build(&full_board());
+        assert_eq!(tree.string("/virtio@1f030000", "compatible"), "virtio,mmio");
+        assert_eq!(
+            tree.cells("/virtio@1f030000", "reg"),
+            vec![0x1f03_0000, 0x200]
+        );
+        assert_eq!(tree.u32("/virtio@1f030000", "interrupts"), 4);
+        let mut desc = full_board();
+        desc.virtio.push((0x1f03_1000, 2));
+        assert!(matches!(error(&desc), FdtError::SharedVirtioIrq(2)));
+        let mut desc = full_board();
+        desc.virtio.push((0x1f03_0100, 5));
+        assert!(matches!(error(&desc), FdtError::Overlap { .. }));
     }
 
     #[test]

@@ -34,6 +34,25 @@ pub const RTC_IRQ: u32 = 3;
 /// Simulation-control device (timing mode switch, statistics).
 pub const SIMCTL_BASE: u64 = DEVICE_BASE + 0x3000;
 
+/// First virtio-mmio device window; device `i` is at
+/// `VIRTIO_BASE + i * VIRTIO_STRIDE`.
+pub const VIRTIO_BASE: u64 = DEVICE_BASE + 0x1_0000;
+/// Distance between virtio-mmio windows.
+pub const VIRTIO_STRIDE: u64 = 0x1000;
+/// Most virtio devices a machine (or VM) has.
+pub const MAX_VIRTIO: usize = 8;
+
+/// Interrupt of virtio device `i`: on a uniprocessor the CPU lines 4 to 6,
+/// shared round-robin (the virtio-mmio driver takes its line shared); on a
+/// multiprocessor its own GIC shared interrupt from 8 up.
+pub fn virtio_irq(i: usize, gic: bool) -> u32 {
+    if gic {
+        8 + i as u32
+    } else {
+        4 + (i % 3) as u32
+    }
+}
+
 /// Coherence Manager global configuration registers (32 KiB). Linux 6.1
 /// maps no L2-only sync page after them: the CM reports that region
 /// disabled.

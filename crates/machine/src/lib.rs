@@ -40,6 +40,8 @@ pub mod simctl;
 pub mod timing;
 /// The NS16550A UART console.
 pub mod uart;
+/// Virtio devices on the virtio-mmio transport (block).
+pub mod virtio;
 
 pub use clock::Clock;
 pub use device::{DeviceError, MmioDevice};

@@ -18,12 +18,16 @@ use crate::cps::CpsEvent;
 use crate::exitdev::ExitRequest;
 use crate::fdt::{BoardDescription, CpsNodes, UartNode};
 use crate::layout::{
-    CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GIC_BASE, GIC_WINDOW, MAX_RAM, MIN_RAM, RTC_BASE,
-    RTC_IRQ, UART_BASE, UART_CLOCK_HZ, UART_IRQ,
+    virtio_irq, CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GIC_BASE, GIC_WINDOW, MAX_RAM,
+    MAX_VIRTIO, MIN_RAM, RTC_BASE, RTC_IRQ, UART_BASE, UART_CLOCK_HZ, UART_IRQ, VIRTIO_BASE,
+    VIRTIO_STRIDE,
 };
 use crate::simctl::{SimRequest, TimingMode};
 use crate::timing::{HomeMap, MemSystem, TimingConfig};
 use crate::uart::UART_WINDOW_SIZE;
+use crate::virtio::block::DiskConfig;
+use crate::virtio::mmio::Backend;
+use crate::virtio::{BlockDevice, DiskError, DiskTiming, VirtioMmio};
 
 /// Largest number of CPUs (Linux's `NR_CPUS` in the Debian kernel is 16).
 pub const MAX_CPUS: u32 = 16;
@@ -62,6 +66,10 @@ pub struct MachineConfig {
     /// Wall-clock time the RTC shows at simulated time zero, ns since 1970.
     /// Fixed by default so that runs are deterministic.
     pub rtc_epoch_ns: u64,
+    /// Disks, in order: `/dev/vda`, `/dev/vdb`, ... (virtio block devices).
+    pub disks: Vec<DiskConfig>,
+    /// How long the simulated disks take.
+    pub disk_timing: DiskTiming,
 }
 
 impl MachineConfig {
@@ -91,6 +99,8 @@ impl MachineConfig {
             exec: None,
             chosen: Vec::new(),
             rtc_epoch_ns: Self::DEFAULT_RTC_EPOCH_NS,
+            disks: Vec::new(),
+            disk_timing: DiskTiming::default(),
         }
     }
 }
@@ -117,6 +127,9 @@ pub enum MachineError {
     /// Loading the kernel, initrd or device tree failed.
     #[error(transparent)]
     Boot(#[from] BootError),
+    /// A disk image could not be used.
+    #[error(transparent)]
+    Disk(#[from] DiskError),
 }
 
 /// Why the simulation stopped.
@@ -274,6 +287,12 @@ pub fn board_description(config: &MachineConfig) -> BoardDescription {
             gic: (GIC_BASE, GIC_WINDOW),
             cpc: (CPC_BASE, CPC_WINDOW),
         }),
+        virtio: (0..config.disks.len())
+            .map(|i| {
+                let base = VIRTIO_BASE + i as u64 * VIRTIO_STRIDE;
+                (base, virtio_irq(i, config.cpus > 1))
+            })
+            .collect(),
     }
 }
 
@@ -315,6 +334,17 @@ impl Machine {
             memory_system(config)?,
         )
         .map_err(|e| MachineError::Topology(e.to_string()))?;
+        let mut devices = devices;
+        if config.disks.len() > MAX_VIRTIO {
+            return Err(MachineError::Topology(format!(
+                "{} disks: at most {MAX_VIRTIO} are supported",
+                config.disks.len()
+            )));
+        }
+        for disk in &config.disks {
+            let blk = BlockDevice::open(&disk.path, disk.read_only, config.disk_timing)?;
+            devices.virtio.0.push(VirtioMmio::new(Backend::Block(blk)));
+        }
         let smp = config.cpus > 1;
         let cpus: Vec<Cpu> = (0..config.cpus).map(|n| new_cpu(n, smp)).collect();
         let mut powered = vec![false; config.cpus as usize];
@@ -437,6 +467,7 @@ impl Machine {
         let end = self.now.saturating_add(cycles);
         while self.now < end {
             self.devices.advance_to(self.now);
+            self.devices.service_virtio(&mut self.mem, self.now);
             let mut slice_end = end.min(self.now.saturating_add(self.quantum));
             if let Some(e) = self.devices.next_event() {
                 slice_end = slice_end.min(e.max(self.now + 1));
@@ -509,6 +540,10 @@ impl Machine {
                         Some(ExitRequest::Exit(status)) => return Some(Stop::Exit(status)),
                         Some(ExitRequest::Reboot) => return Some(Stop::Reboot),
                         None => {}
+                    }
+                    if self.devices.virtio.0.iter().any(VirtioMmio::has_work) {
+                        let at = self.cpus[c].cycles();
+                        self.devices.service_virtio(&mut self.mem, at);
                     }
                     while let Some(req) = self.devices.simctl.take_request() {
                         match req {

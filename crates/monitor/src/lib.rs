@@ -18,9 +18,10 @@
 //!   guest kernel's unmapped segments are mapped by the monitor on *kernel
 //!   TLB faults* ([`ktlb`]). The memmap ([`memmap`]) records each machine
 //!   page's user.
-//! * **Devices**: each VM has its own console, clock and exit device at the
-//!   addresses of the bare machine's; the monitor emulates every access
-//!   ([`mmio`]).
+//! * **Devices**: each VM has its own console, clock, exit device and
+//!   virtio disks at the addresses of the bare machine's; the monitor
+//!   emulates every register access ([`mmio`]) and translates every DMA
+//!   address through the pmap, refusing what lies outside the VM.
 //! * **Scheduling**: vCPUs timeshare the physical CPUs with affinity; a
 //!   vCPU that executes `wait` is descheduled until an interrupt is posted
 //!   to it; virtual timer and device interrupts are delivered through the
@@ -37,6 +38,7 @@
 
 pub mod alloc;
 pub mod cost;
+mod dma;
 pub mod ktlb;
 pub mod memmap;
 pub mod memory;

@@ -71,8 +71,14 @@ impl Monitor {
         let clock = m.clock();
         while self.now < end && !self.all_ended() {
             let now = self.now;
-            for vm in self.vms.iter_mut().filter(|vm| !vm.state.ended()) {
+            for (i, vm) in self.vms.iter_mut().enumerate() {
+                if vm.state.ended() {
+                    continue;
+                }
                 vm.devices.advance_to(clock.ns(now));
+                if vm.devices.virtio_due(clock.ns(now)) {
+                    vm.service_devices(i, &mut self.memory, &mut m.mem, clock.ns(now));
+                }
             }
             self.wake_waiters(now);
             let mut slice_end = end.min(now.saturating_add(self.quantum));

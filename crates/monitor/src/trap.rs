@@ -267,7 +267,7 @@ impl Monitor {
             Ok(tr) => tr.pa,
         };
         if !vm.pmap.contains(gpa) {
-            return self.device_access(vi, ci, t, gpa, access, now_ns);
+            return self.device_access(m, vi, ci, t, gpa, access, now_ns);
         }
         let chunk = gpa >> CHUNK_SHIFT;
         if self
@@ -311,7 +311,7 @@ impl Monitor {
     ) -> Outcome {
         let vm = &mut self.vms[vi];
         if !vm.pmap.contains(gpa) {
-            return self.device_access(vi, ci, t, gpa, access, now_ns);
+            return self.device_access(m, vi, ci, t, gpa, access, now_ns);
         }
         let chunk = gpa >> CHUNK_SHIFT;
         let before = self.memory.alloc.free_chunks();
@@ -338,9 +338,12 @@ impl Monitor {
         Outcome::Resume(work, extra)
     }
 
-    /// Emulates the access of trap `t` to guest-physical `gpa` outside RAM.
+    /// Emulates the access of trap `t` to guest-physical `gpa` outside RAM;
+    /// a virtio notify is served at once (its DMA through the pmap).
+    #[allow(clippy::too_many_arguments)]
     fn device_access(
         &mut self,
+        m: &mut Machine,
         vi: usize,
         ci: usize,
         t: &Trap,
@@ -366,6 +369,9 @@ impl Monitor {
         }
         v.shadow.pc = next_pc(t);
         v.stats.device_accesses += 1;
+        if vm.devices.virtio_due(now_ns) {
+            vm.service_devices(vi, &mut self.memory, &mut m.mem, now_ns);
+        }
         Outcome::Resume(Work::Services, self.costs.device)
     }
 

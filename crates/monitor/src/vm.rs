@@ -1,12 +1,21 @@
 //! Virtual machines: configuration, guest memory, virtual devices, state.
 
-use machine::boot::{self, BootLayout, LoadTarget};
+use machine::boot::{self, BootLayout};
 use machine::exitdev::{ExitDevice, ExitRequest, EXIT_DEVICE_WINDOW_SIZE};
-use machine::layout::{EXIT_BASE, RTC_BASE, RTC_IRQ, UART_BASE, UART_IRQ};
+use machine::layout::{
+    virtio_irq, EXIT_BASE, MAX_VIRTIO, RTC_BASE, RTC_IRQ, UART_BASE, UART_IRQ, VIRTIO_BASE,
+    VIRTIO_STRIDE,
+};
 use machine::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
 use machine::uart::{Uart, UART_WINDOW_SIZE};
+use machine::virtio::mmio::Backend;
+use machine::virtio::{
+    BlockDevice, DiskConfig, DiskError, DiskTiming, DmaMemory, VirtioMmio, VIRTIO_WINDOW_SIZE,
+};
 use machine::{MachineConfig, MmioDevice};
-use mips::{MemError, PhysMem};
+use mips::PhysMem;
+
+use crate::dma::GuestMemory;
 
 use crate::alloc::CHUNK_BYTES;
 use crate::memory::MachineMemory;
@@ -39,6 +48,10 @@ pub struct VmConfig {
     pub chosen: Vec<(String, String)>,
     /// Wall-clock time the VM's RTC shows at simulated time zero, ns.
     pub rtc_epoch_ns: u64,
+    /// Disks: `/dev/vda`, `/dev/vdb`, ... (virtio block devices).
+    pub disks: Vec<DiskConfig>,
+    /// How long the simulated disks take.
+    pub disk_timing: DiskTiming,
 }
 
 impl VmConfig {
@@ -54,6 +67,12 @@ impl VmConfig {
         }
         if self.mem_bytes > machine::layout::DEVICE_BASE {
             return bad("memory must end below the device window (3.75 GiB)".into());
+        }
+        if self.disks.len() > MAX_VIRTIO {
+            return bad(format!(
+                "{} disks: at most {MAX_VIRTIO} are supported",
+                self.disks.len()
+            ));
         }
         if self.vcpus != 1 {
             return bad(format!(
@@ -87,9 +106,9 @@ impl VmState {
     }
 }
 
-/// A VM's devices: console UART, real-time clock, exit/power device, at the
-/// guest-physical addresses of the bare machine's (so the same kernel,
-/// device tree and initramfs work unchanged).
+/// A VM's devices: console UART, real-time clock, exit/power device and
+/// virtio disks, at the guest-physical addresses of the bare machine's (so
+/// the same kernel, device tree and initramfs work unchanged).
 #[derive(Debug)]
 pub struct VmDevices {
     /// Console.
@@ -98,20 +117,37 @@ pub struct VmDevices {
     pub rtc: GoldfishRtc,
     /// Exit/power device.
     pub exit: ExitDevice,
+    /// Virtio block devices; their DMA goes through the VM's pmap.
+    pub virtio: Vec<VirtioMmio>,
 }
 
 impl VmDevices {
-    fn new(rtc_epoch_ns: u64) -> Self {
-        VmDevices {
+    fn new(rtc_epoch_ns: u64, disks: &[DiskConfig], timing: DiskTiming) -> Result<Self, DiskError> {
+        let virtio = disks
+            .iter()
+            .map(|d| {
+                BlockDevice::open(&d.path, d.read_only, timing)
+                    .map(|b| VirtioMmio::new(Backend::Block(b)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(VmDevices {
             uart: Uart::new(),
             rtc: GoldfishRtc::new(rtc_epoch_ns),
             exit: ExitDevice::new(),
-        }
+            virtio,
+        })
     }
 
     /// The device at guest-physical address `gpa` and the offset in it.
     pub fn at(&mut self, gpa: u64) -> Option<(&mut dyn MmioDevice, u64)> {
         let within = |base: u64, size: u64| gpa.checked_sub(base).filter(|o| *o < size);
+        let span = VIRTIO_STRIDE * self.virtio.len() as u64;
+        if let Some(o) =
+            within(VIRTIO_BASE, span).filter(|o| o % VIRTIO_STRIDE < VIRTIO_WINDOW_SIZE)
+        {
+            let dev = &mut self.virtio[(o / VIRTIO_STRIDE) as usize];
+            return Some((dev, o % VIRTIO_STRIDE));
+        }
         if let Some(o) = within(UART_BASE, UART_WINDOW_SIZE) {
             return Some((&mut self.uart, o));
         }
@@ -123,7 +159,31 @@ impl VmDevices {
 
     /// Interrupt lines in Cause.IP layout (bit n = IPn).
     pub fn lines(&self) -> u8 {
-        (u8::from(self.uart.irq_level()) << UART_IRQ) | (u8::from(self.rtc.irq_level()) << RTC_IRQ)
+        let mut lines = (u8::from(self.uart.irq_level()) << UART_IRQ)
+            | (u8::from(self.rtc.irq_level()) << RTC_IRQ);
+        for (i, dev) in self.virtio.iter().enumerate() {
+            lines |= u8::from(dev.irq_level()) << virtio_irq(i, false);
+        }
+        lines
+    }
+
+    /// Serves the virtio devices at `now_ns`: requests of notified queues
+    /// and completions that are due, DMA going to `mem`.
+    pub fn service_virtio(&mut self, mem: &mut dyn DmaMemory, now_ns: u64) {
+        for dev in &mut self.virtio {
+            if dev.has_work() {
+                dev.process(mem, now_ns);
+            }
+            dev.complete_due(mem, now_ns);
+        }
+    }
+
+    /// True when a virtio device has requests to take or completions due
+    /// by `now_ns` (then call [`Vm::service_devices`]).
+    pub fn virtio_due(&self, now_ns: u64) -> bool {
+        self.virtio
+            .iter()
+            .any(|d| d.has_work() || d.next_event_ns().is_some_and(|t| t <= now_ns))
     }
 
     /// Lets time-driven devices catch up to `now_ns`.
@@ -133,7 +193,8 @@ impl VmDevices {
 
     /// Simulated time of the next device event, ns.
     pub fn next_event_ns(&self) -> Option<u64> {
-        self.rtc.next_event_ns()
+        let virtio = self.virtio.iter().filter_map(VirtioMmio::next_event_ns);
+        self.rtc.next_event_ns().into_iter().chain(virtio).min()
     }
 }
 
@@ -152,6 +213,8 @@ pub struct Vm {
     pub state: VmState,
     /// Where the loader put kernel, initrd and device tree.
     pub layout: BootLayout,
+    /// The node its memory comes from.
+    pub node: u32,
 }
 
 impl Vm {
@@ -175,6 +238,9 @@ impl Vm {
         board.bootargs = config.bootargs.clone();
         board.exec = config.exec.clone();
         board.chosen = config.chosen.clone();
+        board.disks = config.disks.clone();
+        let devices = VmDevices::new(config.rtc_epoch_ns, &config.disks, config.disk_timing)
+            .map_err(|e| bad(e.to_string()))?;
         let mut pmap = Pmap::new(config.mem_bytes);
         let mut target = GuestMemory {
             vm: index,
@@ -207,10 +273,32 @@ impl Vm {
             name: config.name.clone(),
             pmap,
             vcpus: vec![vcpu0],
-            devices: VmDevices::new(config.rtc_epoch_ns),
+            devices,
             state: VmState::Running,
             layout,
+            node,
         })
+    }
+
+    /// Serves the VM's virtio devices at `now_ns`, their DMA translated
+    /// through the pmap (chunks the devices write are backed on the VM's
+    /// node).
+    pub(crate) fn service_devices(
+        &mut self,
+        vm: usize,
+        memory: &mut MachineMemory,
+        mem: &mut PhysMem,
+        now_ns: u64,
+    ) {
+        let mut guest = GuestMemory {
+            vm,
+            pmap: &mut self.pmap,
+            memory,
+            mem,
+            node: self.node,
+            out_of_memory: false,
+        };
+        self.devices.service_virtio(&mut guest, now_ns);
     }
 
     /// Records what the exit device asked for, if anything; true if the VM
@@ -234,55 +322,4 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     s
-}
-
-/// A VM's guest-physical memory as a place to load a kernel into: writes go
-/// to the machine pages the pmap gives, chunks being backed as needed.
-struct GuestMemory<'a> {
-    vm: usize,
-    pmap: &'a mut Pmap,
-    memory: &'a mut MachineMemory,
-    mem: &'a mut PhysMem,
-    node: u32,
-    out_of_memory: bool,
-}
-
-impl LoadTarget for GuestMemory<'_> {
-    fn size(&self) -> u64 {
-        self.pmap.mem_bytes()
-    }
-
-    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemError> {
-        let mut done = 0usize;
-        while done < data.len() {
-            let gpa = addr + done as u64;
-            let n = (4096 - (gpa & 4095) as usize).min(data.len() - done);
-            let page = gpa >> 12;
-            let entry = match self.pmap.entry(page) {
-                Some(e) => e,
-                None => {
-                    let chunk = gpa >> crate::alloc::CHUNK_SHIFT;
-                    if self
-                        .memory
-                        .back(self.mem, self.pmap, self.vm, chunk, self.node)
-                        .is_none()
-                    {
-                        self.out_of_memory = true;
-                        return Err(MemError::OutOfRange {
-                            addr: gpa,
-                            len: n as u64,
-                            size: self.pmap.mem_bytes(),
-                        });
-                    }
-                    self.pmap.entry(page).expect("chunk just backed")
-                }
-            };
-            self.mem.write_bytes(
-                (entry.machine_page << 12) + (gpa & 4095),
-                &data[done..done + n],
-            )?;
-            done += n;
-        }
-        Ok(())
-    }
 }

@@ -2,7 +2,8 @@
 //! instruction emulation, kernel TLB faults, device emulation, guest TLB
 //! writes with l2tlb refills, exception reflection, ERET to user mode,
 //! `wait` descheduling until the virtual timer fires, TLB flushes on vCPU
-//! switches, and fault containment.
+//! switches, fault containment, and virtio DMA translated and validated
+//! through the pmap.
 
 use machine::{Machine, MachineConfig};
 use monitor::vcpu::VcpuState;
@@ -152,6 +153,8 @@ fn vm(name: &str, kernel: Vec<u8>) -> VmConfig {
         exec: None,
         chosen: Vec::new(),
         rtc_epoch_ns: 0,
+        disks: Vec::new(),
+        disk_timing: Default::default(),
     }
 }
 
@@ -349,4 +352,158 @@ fn a_failing_vm_stops_alone_and_its_memory_is_reclaimed() {
     assert_eq!(mon.vms[0].vcpus[0].state, VcpuState::Stopped);
     assert_eq!(mon.vms[1].state, VmState::Exited(9));
     assert!(mon.free_chunks() > free_before, "memory came back");
+}
+
+/// A guest driving virtio block device 0 (at 0xf001_0000) by hand: it
+/// resets and initialises the device, sets up queue 0 (8 entries: the
+/// descriptor table at guest-physical `desc` (64-bit), the rings at
+/// 0x20_1000 and 0x20_2000), posts descriptor 0, notifies, waits until the
+/// used index moves unless `poll` is false, then exits with
+/// `device status << 8 | request status byte` (the byte at 0x20_5000).
+fn virtio_guest(desc: u64, poll: bool) -> Vec<u32> {
+    const LHU: u32 = 0x25;
+    const LBU: u32 = 0x24;
+    // t3 = XKPHYS uncached 0xf001_0000; t1 = kseg0 0x8020_0000.
+    let mut g = vec![
+        lui(T2, 0x9000),
+        dsll32(T2, T2, 0),
+        lui(T3, 0xf001),
+        dsll32(T3, T3, 0),
+        dsrl32(T3, T3, 0),
+        or(T3, T3, T2),
+    ];
+    let store = |g: &mut Vec<u32>, value: u32, reg: u32| {
+        g.extend(li32(T0, value));
+        g.push(sw(T0, T3, reg));
+    };
+    store(&mut g, 0, 0x70); // reset
+    store(&mut g, 3, 0x70); // ACKNOWLEDGE | DRIVER
+    store(&mut g, 1, 0x24); // driver features, high word:
+    store(&mut g, 1, 0x20); //   VIRTIO_F_VERSION_1
+    store(&mut g, 0xb, 0x70); // FEATURES_OK
+    store(&mut g, 0, 0x30); // queue 0
+    store(&mut g, 8, 0x38);
+    store(&mut g, desc as u32, 0x80);
+    store(&mut g, (desc >> 32) as u32, 0x84);
+    store(&mut g, 0x20_1000, 0x90);
+    store(&mut g, 0x20_2000, 0xa0);
+    store(&mut g, 1, 0x44); // ready
+    store(&mut g, 0xf, 0x70); // DRIVER_OK
+    store(&mut g, 0, 0x50); // notify queue 0
+    g.extend(li32(T1, 0x8020_0000));
+    if poll {
+        // until used.idx (0x20_2002) != 0
+        g.extend([i_type(LHU, T1, T0, 0x2002), NOP, 0x1100_fffd, NOP]);
+    }
+    g.extend([
+        lw(T0, T3, 0x70),
+        NOP,
+        special(0, T0, T0, 8, 0x00), // sll t0, t0, 8
+        i_type(LBU, T1, 2, 0x5000),  // lbu v0, 0x5000(t1)
+        NOP,
+        or(T0, T0, 2),
+    ]);
+    g.extend(exit_with(T0));
+    g
+}
+
+/// Guest memory for [`virtio_guest`]: one write request of sector 2 from
+/// `data` (512 bytes) in descriptors at 0x20_0000, made available, and
+/// 512 bytes of 0x5a at 0x20_4000.
+fn virtio_request(data: u64) -> Vec<(u64, Vec<u32>)> {
+    let k = |pa: u64| 0xffff_ffff_8000_0000 | pa;
+    let desc = vec![
+        // header: addr, len 16, NEXT, next 1
+        0x20_3000,
+        0,
+        16,
+        1 | (1 << 16),
+        // data: device reads it, NEXT, next 2
+        data as u32,
+        (data >> 32) as u32,
+        512,
+        1 | (2 << 16),
+        // status byte: WRITE
+        0x20_5000,
+        0,
+        1,
+        2,
+    ];
+    vec![
+        (k(0x20_0000), desc),
+        (k(0x20_1000), vec![1 << 16, 0]), // avail: flags 0, idx 1, ring[0] = 0
+        (k(0x20_3000), vec![1, 0, 2, 0]), // VIRTIO_BLK_T_OUT, sector 2
+        (k(0x20_4000), vec![0x5a5a_5a5a; 128]),
+        (k(0x20_5000), vec![0xff]),
+    ]
+}
+
+/// A 4 KiB disk image of zeros in a fresh temporary file.
+fn scratch_disk(name: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("disco-dma-{name}-{}.img", std::process::id()));
+    std::fs::write(&path, [0u8; 4096]).unwrap();
+    path
+}
+
+fn with_disk(mut config: VmConfig, path: &std::path::Path) -> VmConfig {
+    config.disks = vec![machine::virtio::DiskConfig {
+        path: path.to_path_buf(),
+        read_only: false,
+    }];
+    config
+}
+
+#[test]
+fn virtio_dma_goes_through_the_pmap_and_wild_dma_is_refused_to_its_guest_alone() {
+    let good_disk = scratch_disk("good");
+    let wild_data_disk = scratch_disk("wild-data");
+    let wild_ring_disk = scratch_disk("wild-ring");
+    // "good": a write from its own memory. "wild-data": the data buffer
+    // lies at 1 GiB, outside its 128 MiB. "wild-ring": the descriptor table
+    // lies at 64 GiB.
+    let vms = [
+        with_disk(
+            vm(
+                "good",
+                kernel(&virtio_guest(0x20_0000, true), &virtio_request(0x20_4000)),
+            ),
+            &good_disk,
+        ),
+        with_disk(
+            vm(
+                "wild-data",
+                kernel(&virtio_guest(0x20_0000, true), &virtio_request(0x4000_0000)),
+            ),
+            &wild_data_disk,
+        ),
+        with_disk(
+            vm(
+                "wild-ring",
+                kernel(
+                    &virtio_guest(0x10_0020_0000, false),
+                    &virtio_request(0x20_4000),
+                ),
+            ),
+            &wild_ring_disk,
+        ),
+    ];
+    let (mut m, mut mon) = start(2, &vms);
+    assert!(mon.run_for(&mut m, 400_000_000), "every VM ends");
+    // Completed with VIRTIO_BLK_S_OK; the data reached the disk.
+    assert_eq!(mon.vms[0].state, VmState::Exited(0x0f00));
+    let disk = std::fs::read(&good_disk).unwrap();
+    assert!(disk[1024..1536].iter().all(|b| *b == 0x5a));
+    assert!(disk[..1024].iter().chain(&disk[1536..]).all(|b| *b == 0));
+    // Completed with VIRTIO_BLK_S_IOERR; the disk is untouched.
+    assert_eq!(mon.vms[1].state, VmState::Exited(0x0f01));
+    assert!(std::fs::read(&wild_data_disk)
+        .unwrap()
+        .iter()
+        .all(|b| *b == 0));
+    // The device reports DEVICE_NEEDS_RESET (0x40) and never answered the
+    // request (its status byte still holds 0xff).
+    assert_eq!(mon.vms[2].state, VmState::Exited(0x4fff));
+    for p in [good_disk, wild_data_disk, wild_ring_disk] {
+        std::fs::remove_file(p).unwrap();
+    }
 }

@@ -15,6 +15,10 @@
 //! An entry is built in a staging directory on the same file system and renamed
 //! into place, so an interrupted fetch leaves at most a `.tmp-*` directory, which
 //! lookups ignore and the next fetch deletes.
+//!
+//! Lookups also ignore entries whose initramfs has another layout version than
+//! [`INITRAMFS_VERSION`] (e.g. built before the initramfs had kernel modules), so
+//! the next fetch rebuilds them.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
@@ -23,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::{ImageError, IoContext};
+use super::initramfs::INITRAMFS_VERSION;
 use super::manifest::{FileRecord, Manifest, PackageRecord};
 use super::sha256;
 use super::GuestImages;
@@ -99,14 +104,15 @@ impl ImagesDir {
         self.lookup(name.trim())
     }
 
-    /// Entry `name` if it is complete (manifest readable, files of the recorded size).
+    /// Entry `name` if it is complete (manifest readable, files of the recorded
+    /// size) and its initramfs has the current layout ([`INITRAMFS_VERSION`]).
     pub fn lookup(&self, name: &str) -> Option<GuestImages> {
         if !valid_entry_name(name) {
             return None;
         }
         let dir = self.entry(name);
         let manifest = read_manifest(&dir).ok()?;
-        if manifest.name != name {
+        if manifest.name != name || manifest.initramfs != INITRAMFS_VERSION {
             return None;
         }
         for file in [KERNEL_FILE, INITRD_FILE] {
@@ -254,8 +260,9 @@ fn read_manifest(dir: &Path) -> Result<Manifest, ImageError> {
 }
 
 /// Fills staged entry directory `dir`: moves `kernel` in as `vmlinuz` (it must be
-/// on the same file system, e.g. in the scratch directory), writes `initrd`, and
-/// writes the manifest last.
+/// on the same file system, e.g. in the scratch directory), writes `initrd` (an
+/// initramfs of the current layout, [`INITRAMFS_VERSION`]), and writes the
+/// manifest last.
 pub fn write_entry(
     dir: &Path,
     name: &str,
@@ -283,6 +290,7 @@ pub fn write_entry(
     let manifest = Manifest {
         name: name.to_string(),
         description: description.to_string(),
+        initramfs: INITRAMFS_VERSION,
         packages: packages.to_vec(),
         files,
     };
@@ -408,6 +416,28 @@ mod tests {
         assert!(images.lookup("e-1").is_some());
         assert!(verify_entry(&dir).is_err());
         fs::remove_file(dir.join("MANIFEST")).unwrap();
+        assert!(images.lookup("e-1").is_none());
+    }
+
+    #[test]
+    fn entries_of_another_initramfs_layout_are_ignored() {
+        let cache = tempfile::tempdir().unwrap();
+        let images = ImagesDir::new(cache.path());
+        let dir = images.install("e-1", fill_ok).unwrap();
+        images.set_default("e-1").unwrap();
+        let manifest = dir.join(MANIFEST_FILE);
+        let text = fs::read_to_string(&manifest).unwrap();
+        let current = format!("\ninitramfs {INITRAMFS_VERSION}\n");
+        assert!(text.contains(&current), "{text}");
+        assert!(images.lookup_default().is_some());
+        // Written by an older disco: no record (version 1).
+        fs::write(&manifest, text.replace(&current, "\n")).unwrap();
+        assert!(images.lookup("e-1").is_none());
+        assert!(images.lookup_default().is_none());
+        verify_entry(&dir).unwrap();
+        // A newer layout is not used either.
+        let newer = format!("\ninitramfs {}\n", INITRAMFS_VERSION + 1);
+        fs::write(&manifest, text.replace(&current, &newer)).unwrap();
         assert!(images.lookup("e-1").is_none());
     }
 

@@ -2,7 +2,15 @@
 //!
 //! The kernel is the current `linux-image-mips64r2el` (a meta package; its
 //! `Depends` names the versioned package, e.g. `linux-image-6.1.0-50-mips64r2el`),
-//! the userland `busybox-static`, both for architecture `mips64el`.
+//! the userland `busybox-static`, both for architecture `mips64el`. From the
+//! kernel package we take `boot/vmlinuz-*` and the [`VIRTIO_MODULES`] under
+//! `lib/modules/<kernel version>/kernel/` (see [`kernel_modules`]).
+//!
+//! Compressed modules (`.ko.xz`, `.ko.zst`, `.ko.gz`; Debian's mips64el kernel
+//! packages ship plain `.ko` files) are refused with
+//! [`ImageError::CompressedModule`] rather than decompressed: disco would need
+//! a decompressor for each format, and a kernel package that starts compressing
+//! its modules is a change worth noticing.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -12,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::error::{ImageError, IoContext};
+use super::initramfs::VIRTIO_MODULES;
 use super::manifest::PackageRecord;
 use super::{Downloaded, Resolved, Source};
 
@@ -322,6 +331,78 @@ impl Debian {
     }
 }
 
+/// Where kernel packages put modules: `lib/modules`, or `usr/lib/modules` in a
+/// package built for a merged /usr.
+const MODULE_ROOTS: [&str; 2] = ["lib/modules", "usr/lib/modules"];
+
+/// Extensions of compressed kernel modules (after `.ko`).
+const COMPRESSED_MODULE_EXTENSIONS: [&str; 3] = ["xz", "zst", "gz"];
+
+/// Reads the [`VIRTIO_MODULES`] from `tree`, the unpacked kernel package
+/// `package` for kernel version `kver` (such as `6.1.0-50-mips64r2el`): from
+/// `lib/modules/<kver>/kernel/` (or `usr/lib/...`; if there is no `<kver>`
+/// directory, the only directory there). Returns (name, contents) in load order.
+///
+/// A missing module is [`ImageError::MissingFile`], a compressed one
+/// [`ImageError::CompressedModule`], one that is no MIPS64 little-endian ELF
+/// file [`ImageError::BadBinary`].
+pub fn kernel_modules(
+    tree: &Path,
+    package: &str,
+    kver: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ImageError> {
+    let (root, kver) = modules_dir(tree, kver).ok_or_else(|| ImageError::MissingFile {
+        package: package.to_string(),
+        path: format!("{}/{kver}/", MODULE_ROOTS[0]),
+    })?;
+    let mut modules = Vec::with_capacity(VIRTIO_MODULES.len());
+    for (name, rel) in VIRTIO_MODULES {
+        let inner = format!("{root}/{kver}/kernel/{rel}");
+        let path = tree.join(&inner);
+        if !path.is_file() {
+            if let Some(ext) = COMPRESSED_MODULE_EXTENSIONS
+                .into_iter()
+                .find(|ext| tree.join(format!("{inner}.{ext}")).exists())
+            {
+                return Err(ImageError::CompressedModule {
+                    package: package.to_string(),
+                    path: format!("{inner}.{ext}"),
+                });
+            }
+            return Err(ImageError::MissingFile {
+                package: package.to_string(),
+                path: inner,
+            });
+        }
+        check_elf(&path, package, &inner)?;
+        modules.push((name.to_string(), fs::read(&path).ctx("read", &path)?));
+    }
+    Ok(modules)
+}
+
+/// The modules directory of `tree` for kernel `kver`: (root, version directory
+/// name) such that `tree/root/version` is a directory.
+fn modules_dir(tree: &Path, kver: &str) -> Option<(&'static str, String)> {
+    let mut found = Vec::new();
+    for root in MODULE_ROOTS {
+        if tree.join(root).join(kver).is_dir() {
+            return Some((root, kver.to_string()));
+        }
+        let Ok(dir) = fs::read_dir(tree.join(root)) else {
+            continue;
+        };
+        for entry in dir.flatten() {
+            if entry.path().is_dir() {
+                found.push((root, entry.file_name().to_string_lossy().into_owned()));
+            }
+        }
+    }
+    match <[_; 1]>::try_from(found) {
+        Ok([only]) => Some(only),
+        Err(_) => None,
+    }
+}
+
 fn check_elf(path: &Path, package: &str, inner: &str) -> Result<(), ImageError> {
     let mut header = [0u8; 20];
     let ok = fs::File::open(path)
@@ -420,6 +501,7 @@ impl Source for Debian {
             vmlinuz.file_name().unwrap_or_default().to_string_lossy()
         );
         check_elf(&vmlinuz, &kernel_pkg.name, &inner)?;
+        let modules = kernel_modules(&tree, &kernel_pkg.name, abi)?;
         let kernel = scratch.join("vmlinuz");
         fs::rename(&vmlinuz, &kernel).ctx("move", &vmlinuz)?;
         let _ = fs::remove_dir_all(&tree); // ~240 MB of modules
@@ -434,7 +516,11 @@ impl Source for Debian {
         }
         check_elf(&path, &busybox_pkg.name, "bin/busybox")?;
         let busybox = fs::read(&path).ctx("read", &path)?;
-        Ok(Downloaded { kernel, busybox })
+        Ok(Downloaded {
+            kernel,
+            busybox,
+            modules,
+        })
     }
 }
 
@@ -487,6 +573,127 @@ mod tests {
         h[5] = 2; // big-endian
         assert!(!is_mips64el_elf(&h));
         assert!(!is_mips64el_elf(b"\x7fELF"));
+    }
+
+    /// A little-endian MIPS ELF64 header followed by `tag`.
+    fn elf(tag: &str) -> Vec<u8> {
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = 2;
+        h[5] = 1;
+        h[16] = 1; // ET_REL
+        h[18] = 8;
+        h.extend_from_slice(tag.as_bytes());
+        h
+    }
+
+    const KVER: &str = "6.1.0-50-mips64r2el";
+    const PKG: &str = "linux-image-6.1.0-50-mips64r2el";
+
+    /// An unpacked kernel package with all the modules under `root/<kver>`, and
+    /// some others.
+    fn package(root: &str, kver: &str) -> tempfile::TempDir {
+        let tree = tempfile::tempdir().unwrap();
+        let kernel = tree.path().join(root).join(kver).join("kernel");
+        for (name, rel) in VIRTIO_MODULES {
+            let path = kernel.join(rel);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, elf(name)).unwrap();
+        }
+        fs::write(kernel.join("drivers/virtio/virtio_pci.ko"), elf("pci")).unwrap();
+        fs::create_dir_all(tree.path().join("boot")).unwrap();
+        fs::write(tree.path().join("boot/vmlinuz-x"), elf("kernel")).unwrap();
+        tree
+    }
+
+    fn names(modules: &[(String, Vec<u8>)]) -> Vec<&str> {
+        modules.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    #[test]
+    fn modules_from_a_kernel_package() {
+        let order = [
+            "virtio",
+            "virtio_ring",
+            "virtio_mmio",
+            "virtio_blk",
+            "failover",
+            "net_failover",
+            "virtio_net",
+        ];
+        let tree = package("lib/modules", KVER);
+        let modules = kernel_modules(tree.path(), PKG, KVER).unwrap();
+        assert_eq!(names(&modules), order);
+        for (name, data) in &modules {
+            assert_eq!(data, &elf(name), "{name}");
+        }
+        // A merged-/usr package, and a version directory of another name.
+        let tree = package("usr/lib/modules", KVER);
+        assert_eq!(
+            names(&kernel_modules(tree.path(), PKG, KVER).unwrap()),
+            order
+        );
+        let tree = package("lib/modules", "6.1.0-51-mips64r2el");
+        assert_eq!(
+            names(&kernel_modules(tree.path(), PKG, KVER).unwrap()),
+            order
+        );
+    }
+
+    #[test]
+    fn missing_modules_are_errors() {
+        // No modules directory at all.
+        let empty = tempfile::tempdir().unwrap();
+        let err = kernel_modules(empty.path(), PKG, KVER).unwrap_err();
+        assert!(
+            matches!(&err, ImageError::MissingFile { package, path }
+                if package == PKG && path == &format!("lib/modules/{KVER}/")),
+            "{err:?}"
+        );
+        // Two other versions: which one is meant is unclear.
+        let tree = package("lib/modules", "a");
+        fs::create_dir_all(tree.path().join("lib/modules/b")).unwrap();
+        assert!(matches!(
+            kernel_modules(tree.path(), PKG, KVER),
+            Err(ImageError::MissingFile { .. })
+        ));
+        // One module missing.
+        let tree = package("lib/modules", KVER);
+        let gone = format!("lib/modules/{KVER}/kernel/net/core/failover.ko");
+        fs::remove_file(tree.path().join(&gone)).unwrap();
+        let err = kernel_modules(tree.path(), PKG, KVER).unwrap_err();
+        assert!(
+            matches!(&err, ImageError::MissingFile { path, .. } if path == &gone),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(&gone), "{err}");
+    }
+
+    #[test]
+    fn compressed_and_foreign_modules_are_errors() {
+        for ext in ["xz", "zst", "gz"] {
+            let tree = package("lib/modules", KVER);
+            let plain = format!("lib/modules/{KVER}/kernel/drivers/net/virtio_net.ko");
+            let packed = format!("{plain}.{ext}");
+            fs::rename(tree.path().join(&plain), tree.path().join(&packed)).unwrap();
+            let err = kernel_modules(tree.path(), PKG, KVER).unwrap_err();
+            assert!(
+                matches!(&err, ImageError::CompressedModule { path, .. } if path == &packed),
+                "{err:?}"
+            );
+            assert!(
+                err.to_string().contains("compressed kernel module"),
+                "{err}"
+            );
+        }
+        let tree = package("lib/modules", KVER);
+        let rel = format!("lib/modules/{KVER}/kernel/drivers/virtio/virtio_mmio.ko");
+        fs::write(tree.path().join(&rel), b"not an ELF file at all, no").unwrap();
+        let err = kernel_modules(tree.path(), PKG, KVER).unwrap_err();
+        assert!(
+            matches!(&err, ImageError::BadBinary { path, .. } if path == &rel),
+            "{err:?}"
+        );
     }
 
     #[test]

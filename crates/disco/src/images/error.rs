@@ -61,6 +61,20 @@ pub enum ImageError {
         path: String,
     },
 
+    /// A kernel module in the kernel package is compressed (`.ko.xz`, `.ko.zst`,
+    /// `.ko.gz`); the initramfs needs plain `.ko` files, and disco does not
+    /// decompress them.
+    #[error(
+        "{path} in {package} is a compressed kernel module, which disco cannot put into \
+         the initramfs (it needs uncompressed .ko files); {OWN_IMAGES}"
+    )]
+    CompressedModule {
+        /// The package name.
+        package: String,
+        /// The module's path inside the package.
+        path: String,
+    },
+
     /// A file from a package is not a little-endian MIPS ELF64 binary.
     #[error("{path} from {package} is not a little-endian MIPS ELF64 file; {OWN_IMAGES}")]
     BadBinary {
@@ -130,6 +144,10 @@ mod tests {
             ImageError::BadBinary {
                 package: "p".into(),
                 path: "boot/vmlinuz-x".into(),
+            },
+            ImageError::CompressedModule {
+                package: "p".into(),
+                path: "lib/modules/6.1.0-50-mips64r2el/kernel/drivers/virtio/virtio.ko.xz".into(),
             },
             ImageError::io("write", "/x", io::Error::other("disk full")),
         ];

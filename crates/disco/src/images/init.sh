@@ -12,12 +12,32 @@
 # With a command the console shows exactly one line "@@DISCO-EXEC-BEGIN@@", then
 # only the command's output; its exit status is then written to EXIT.
 # Without it: "GUEST UP", then a root shell with job control on the console.
+#
+# Debian's kernel has virtio as modules: if the device tree has a virtio@<address>
+# node (a virtio-mmio device), /init first loads /lib/modules/*.ko in dependency
+# order, with kernel messages off; a module that fails to load gives one line on
+# stderr and the boot goes on. Without such a node nothing is loaded.
 
 /bin/busybox --install -s
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=linux PS1='\w \$ '
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null # the kernel may have mounted it
+
+# load_virtio_modules: load the virtio drivers if the board has virtio devices.
+load_virtio_modules() {
+	set -- /proc/device-tree/virtio@*
+	[ -e "$1" ] || return 0 # no match: the pattern itself
+	local loglevel m err
+	read -r loglevel _ </proc/sys/kernel/printk
+	dmesg -n 1
+	for m in virtio virtio_ring virtio_mmio virtio_blk failover net_failover virtio_net; do
+		err=$(insmod "/lib/modules/$m.ko" 2>&1) ||
+			echo "disco: cannot load kernel module $m${err:+ (${err##*: })}" >&2
+	done
+	dmesg -n "${loglevel:-7}"
+}
+load_virtio_modules
 hostname -F /etc/hostname
 cd /
 

@@ -1,4 +1,5 @@
-//! The guest initramfs: busybox, a few device nodes and config files, and `/init`.
+//! The guest initramfs: busybox, a few device nodes and config files, the
+//! kernel modules for virtio-mmio devices, and `/init`.
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -28,6 +29,43 @@ pub const READY_MARKER: &str = "@@DISCO-READY@@";
 /// `/chosen` property holding the physical address of the EXIT register
 /// (NUL-terminated string such as `0x1fe00000`).
 pub const EXIT_ADDRESS_PROPERTY: &str = "disco,exit-address";
+
+/// Version of the default initramfs's layout, recorded in the cache's
+/// `MANIFEST` (`initramfs N`). Cached entries with another version (older ones
+/// have none) are rebuilt, because [`refresh_init`](super::refresh_init) gives
+/// them this disco's `/init`, which expects this layout.
+///
+/// * 1 (implicit, no record): busybox and `/init`.
+/// * 2: also the [`VIRTIO_MODULES`] in `/lib/modules`.
+pub const INITRAMFS_VERSION: u32 = 2;
+
+/// Directory of the initramfs holding the kernel modules, flat:
+/// `/lib/modules/<name>.ko`.
+pub const MODULES_DIR: &str = "lib/modules";
+
+/// The kernel modules that the default initramfs carries (Debian's mips64r2el
+/// kernel has virtio as modules only), in load order (each after the modules it
+/// depends on): the module name, and its path under
+/// `lib/modules/<kernel version>/kernel/` in the kernel package. `/init` loads
+/// them, in this order, when the device tree has a `virtio@<address>` node.
+pub const VIRTIO_MODULES: [(&str, &str); 7] = [
+    ("virtio", "drivers/virtio/virtio.ko"),
+    ("virtio_ring", "drivers/virtio/virtio_ring.ko"),
+    ("virtio_mmio", "drivers/virtio/virtio_mmio.ko"),
+    ("virtio_blk", "drivers/block/virtio_blk.ko"),
+    ("failover", "net/core/failover.ko"),
+    ("net_failover", "drivers/net/net_failover.ko"),
+    ("virtio_net", "drivers/net/virtio_net.ko"),
+];
+
+/// `extra_files` for [`build_initramfs`] that install `modules` (name, contents
+/// of the `.ko` file) as `/lib/modules/<name>.ko`.
+pub fn module_files(modules: &[(String, Vec<u8>)]) -> Vec<(String, Vec<u8>, u32)> {
+    modules
+        .iter()
+        .map(|(name, data)| (format!("{MODULES_DIR}/{name}.ko"), data.clone(), 0o644))
+        .collect()
+}
 
 const DIRS: &[(&str, u32)] = &[
     ("bin", 0o755),
@@ -288,9 +326,24 @@ mod tests {
         exit_address: Option<&str>,
         console: Option<&str>,
     ) -> (String, String, String) {
+        run_init_with_devices(exec, exit_address, console, &[], &[])
+    }
+
+    /// [`run_init_with_console`] with device-tree nodes `nodes` next to
+    /// `chosen`; `insmod` of the modules in `failing` fails.
+    fn run_init_with_devices(
+        exec: Option<&str>,
+        exit_address: Option<&str>,
+        console: Option<&str>,
+        nodes: &[&str],
+        failing: &[&str],
+    ) -> (String, String, String) {
         let dir = tempfile::tempdir().unwrap();
         let chosen = dir.path().join("chosen");
         std::fs::create_dir(&chosen).unwrap();
+        for node in nodes {
+            std::fs::create_dir(dir.path().join(node)).unwrap();
+        }
         if console.is_some() {
             std::fs::write(chosen.join(COMMAND_FROM_CONSOLE_PROPERTY), "1\0").unwrap();
         }
@@ -304,6 +357,10 @@ mod tests {
         let script = INIT_SCRIPT
             .replace("/bin/busybox --install -s", ":")
             .replace("/proc/device-tree/chosen", &chosen.display().to_string())
+            .replace(
+                "/proc/device-tree/virtio@",
+                &dir.path().join("virtio@").display().to_string(),
+            )
             .replace("</proc/sys/kernel/printk", "<<EOF\n4 4 1 7\nEOF\n")
             .replace("exec setsid cttyhack sh -l", "echo SHELL");
         // Each stub logs its arguments; devmem "ends the simulation".
@@ -314,11 +371,19 @@ mod tests {
             stty() { call stty "$@"; }
             dmesg() { call dmesg "$@"; }
             devmem() { call devmem "$@"; exit 0; }
+            insmod() {
+                call insmod "$@"
+                case " $STUB_FAIL " in *" ${1##*/} "*)
+                    echo "insmod: can't insert '$1': Unknown symbol in module" >&2
+                    return 1;;
+                esac
+            }
         "#;
         let mut child = std::process::Command::new("sh")
             .arg("-c")
             .arg(format!("{stubs}{script}"))
             .env("STUB_LOG", &log)
+            .env("STUB_FAIL", failing.join(" "))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -339,6 +404,70 @@ mod tests {
 
     const MOUNTS: &str = "mount -t proc proc /proc\nmount -t sysfs sysfs /sys\n\
                           mount -t devtmpfs devtmpfs /dev\nhostname -F /etc/hostname\n";
+
+    /// The calls that load all the modules, with kernel messages off.
+    fn insmod_calls() -> String {
+        let mut calls = String::from("dmesg -n 1\n");
+        for (name, _) in VIRTIO_MODULES {
+            calls += &format!("insmod /lib/modules/{name}.ko\n");
+        }
+        calls + "dmesg -n 4\n"
+    }
+
+    #[test]
+    fn init_loads_the_virtio_modules_in_order() {
+        let nodes = ["virtio@10001000", "virtio@10002000"];
+        let (out, err, calls) = run_init_with_devices(None, Some("0x1fe00000"), None, &nodes, &[]);
+        assert_eq!(out, "GUEST UP\nSHELL\n");
+        assert_eq!(err, "");
+        let mounts = MOUNTS.replacen("hostname", &format!("{}hostname", insmod_calls()), 1);
+        assert_eq!(calls, mounts);
+        // The script's list is VIRTIO_MODULES, in order.
+        let names: Vec<&str> = VIRTIO_MODULES.iter().map(|&(n, _)| n).collect();
+        assert!(
+            INIT_SCRIPT.contains(&format!("for m in {}; do", names.join(" "))),
+            "init.sh's module list differs from VIRTIO_MODULES"
+        );
+        // Also before a command, whose output stays clean.
+        let (out, _, calls) =
+            run_init_with_devices(Some("echo hi"), Some("0x1fe00000"), None, &nodes[..1], &[]);
+        assert_eq!(out, "@@DISCO-EXEC-BEGIN@@\nhi\n");
+        assert!(calls.starts_with(&MOUNTS.replacen(
+            "hostname",
+            &format!("{}hostname", insmod_calls()),
+            1
+        )));
+    }
+
+    #[test]
+    fn init_reports_a_failing_module_and_goes_on() {
+        let (out, err, calls) = run_init_with_devices(
+            Some("exit 5"),
+            Some("0x1fe00000"),
+            None,
+            &["virtio@10001000"],
+            &["virtio_blk.ko", "virtio_net.ko"],
+        );
+        assert_eq!(out, "@@DISCO-EXEC-BEGIN@@\n");
+        assert_eq!(
+            err,
+            "disco: cannot load kernel module virtio_blk (Unknown symbol in module)\n\
+             disco: cannot load kernel module virtio_net (Unknown symbol in module)\n"
+        );
+        assert!(calls.contains(&insmod_calls()), "{calls}");
+        assert!(calls.ends_with("devmem 0x1fe00000 32 5\n"), "{calls}");
+    }
+
+    #[test]
+    fn init_loads_nothing_without_virtio_nodes() {
+        // Other nodes do not count.
+        let nodes = ["virtio", "virtio-foo@1000", "serial@1fe00100"];
+        let (out, err, calls) = run_init_with_devices(None, Some("0x1fe00000"), None, &nodes, &[]);
+        assert_eq!(out, "GUEST UP\nSHELL\n");
+        assert_eq!(err, "");
+        assert_eq!(calls, MOUNTS);
+        assert!(!calls.contains("insmod"));
+    }
 
     #[test]
     fn init_exec_branch_reports_status() {

@@ -3,6 +3,7 @@
 //! ```text
 //! # disco guest images (written by disco; do not edit)
 //! format 1
+//! initramfs 2
 //! name debian-6.1.0-50
 //! description Debian linux-image-6.1.0-50-mips64r2el 6.1.176-1, busybox-static 1:1.35.0-4+deb12u1+b1
 //! package linux-image-6.1.0-50-mips64r2el 6.1.176-1
@@ -13,6 +14,12 @@
 //!
 //! One record per line: a keyword, a space, the value. Blank lines, `#` comments
 //! and unknown keywords are ignored, so later versions can add records.
+//!
+//! `initramfs` is the layout version of `initrd.gz`
+//! ([`INITRAMFS_VERSION`](super::initramfs::INITRAMFS_VERSION)); manifests
+//! written before it existed lack it (version 1). The cache uses only entries
+//! of the current version, so a new layout rebuilds old entries, while older
+//! discos, which ignore the record, still use new ones.
 
 use std::fmt::Write;
 
@@ -46,6 +53,8 @@ pub struct Manifest {
     pub name: String,
     /// One-line human description.
     pub description: String,
+    /// Layout version of the initramfs (1 when the record is absent).
+    pub initramfs: u32,
     /// Source packages.
     pub packages: Vec<PackageRecord>,
     /// Output files.
@@ -78,6 +87,7 @@ impl Manifest {
     pub fn to_text(&self) -> String {
         let mut s = String::from("# disco guest images (written by disco; do not edit)\n");
         let _ = writeln!(s, "format {FORMAT}");
+        let _ = writeln!(s, "initramfs {}", self.initramfs);
         let _ = writeln!(s, "name {}", one_line(&self.name));
         let _ = writeln!(s, "description {}", one_line(&self.description));
         for p in &self.packages {
@@ -100,6 +110,7 @@ impl Manifest {
         let mut format = None;
         let mut name = None;
         let mut description = String::new();
+        let mut initramfs = 1;
         let mut packages = Vec::new();
         let mut files = Vec::new();
         for (i, line) in text.lines().enumerate() {
@@ -123,6 +134,13 @@ impl Manifest {
                 "name" if !value.is_empty() => name = Some(value.to_string()),
                 "name" => return Err(err("empty name")),
                 "description" => description = value.to_string(),
+                "initramfs" => {
+                    initramfs = value
+                        .parse()
+                        .ok()
+                        .filter(|&v| v >= 1)
+                        .ok_or_else(|| err("bad initramfs version"))?;
+                }
                 "package" => {
                     let mut it = value.split(' ');
                     match (it.next(), it.next(), it.next()) {
@@ -170,6 +188,7 @@ impl Manifest {
         Ok(Manifest {
             name: name.ok_or_else(|| whole("no name record"))?,
             description,
+            initramfs,
             packages,
             files,
         })
@@ -184,6 +203,7 @@ mod tests {
         Manifest {
             name: "debian-6.1.0-50".into(),
             description: "Debian kernel 6.1.176-1, busybox-static 1:1.35.0-4+deb12u1+b1".into(),
+            initramfs: 2,
             packages: vec![
                 PackageRecord {
                     name: "linux-image-6.1.0-50-mips64r2el".into(),
@@ -215,6 +235,7 @@ mod tests {
         let text = m.to_text();
         assert!(text.contains("\nfile vmlinuz 5060312 sha256:abab"));
         assert!(text.contains("\npackage busybox-static 1:1.35.0-4+deb12u1+b1\n"));
+        assert!(text.contains("\nformat 1\ninitramfs 2\n"));
         assert_eq!(Manifest::parse(&text).unwrap(), m);
         assert_eq!(m.file("initrd.gz").unwrap().size, 1);
         assert!(m.file("nope").is_none());
@@ -237,20 +258,30 @@ mod tests {
             ("", 0),
             (&good.replace("format 1", "format 2"), 2),
             (&good.replace("format 1", "format x"), 2),
-            (&good.replace("name debian-6.1.0-50", "name"), 3),
+            (&good.replace("initramfs 2", "initramfs x"), 3),
+            (&good.replace("initramfs 2", "initramfs 0"), 3),
+            (&good.replace("name debian-6.1.0-50", "name"), 4),
             (&good.replace("format 1\n", ""), 0),
-            (&good.replace("sha256:abab", "sha256:XYab"), 7),
-            (&good.replace(" 5060312 ", " -5 "), 7),
-            (&good.replace("file vmlinuz", "file ../vmlinuz"), 7),
+            (&good.replace("sha256:abab", "sha256:XYab"), 8),
+            (&good.replace(" 5060312 ", " -5 "), 8),
+            (&good.replace("file vmlinuz", "file ../vmlinuz"), 8),
             (
                 &good.replace("package busybox-static ", "package busybox-static"),
-                6,
+                7,
             ),
         ];
         for (text, line) in cases {
             let e = Manifest::parse(text).unwrap_err();
             assert_eq!(e.line, line, "{e} for:\n{text}");
         }
+    }
+
+    #[test]
+    fn manifests_without_an_initramfs_record_are_version_1() {
+        let text = sample().to_text().replace("initramfs 2\n", "");
+        let m = Manifest::parse(&text).unwrap();
+        assert_eq!(m.initramfs, 1);
+        assert_eq!(m.files, sample().files);
     }
 
     #[test]

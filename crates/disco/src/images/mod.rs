@@ -1,5 +1,6 @@
 //! Guest images: a stock Debian mips64el kernel and an initramfs around Debian's
-//! static busybox, fetched once and kept in a cache outside the repository.
+//! static busybox (plus the kernel's virtio modules), fetched once and kept in a
+//! cache outside the repository.
 //!
 //! * [`ensure_default_images`] returns the cached images, fetching them first if
 //!   needed; [`fetch_default_images`] always fetches.
@@ -26,6 +27,13 @@
 //! simulation) `/init` prints [`GUEST_UP_MARKER`] and starts a root shell with job
 //! control on the console, prompt `/ # `.
 //!
+//! Before all that, if the device tree has a node named `virtio@<address>` (a
+//! `virtio,mmio` device), `/init` loads the [`VIRTIO_MODULES`] from
+//! `/lib/modules/<name>.ko` in that order (Debian's kernel has virtio, its block
+//! and network drivers only as modules), with kernel messages off. A module that
+//! fails to load costs one line on stderr; the boot goes on. Without such a node
+//! no module is loaded.
+//!
 //! # Cache
 //!
 //! See [`cache_dir`] for where, and the `cache` module for the layout: entries
@@ -47,8 +55,9 @@ mod sha256;
 pub use cache::{verify_entry, INITRD_FILE, KERNEL_FILE, MANIFEST_FILE};
 pub use error::ImageError;
 pub use initramfs::{
-    build_initramfs, initramfs_entries, COMMAND_FROM_CONSOLE_PROPERTY, EXEC_BEGIN_MARKER,
-    EXEC_PROPERTY, EXIT_ADDRESS_PROPERTY, GUEST_UP_MARKER, INIT_SCRIPT, READY_MARKER,
+    build_initramfs, initramfs_entries, module_files, COMMAND_FROM_CONSOLE_PROPERTY,
+    EXEC_BEGIN_MARKER, EXEC_PROPERTY, EXIT_ADDRESS_PROPERTY, GUEST_UP_MARKER, INITRAMFS_VERSION,
+    INIT_SCRIPT, MODULES_DIR, READY_MARKER, VIRTIO_MODULES,
 };
 
 use cache::ImagesDir;
@@ -95,6 +104,9 @@ pub fn fetch_default_images(progress: &mut dyn FnMut(&str)) -> Result<GuestImage
 
 /// Makes `initrd` (a cached default initramfs, possibly built by an older
 /// disco) run this disco's `/init`, by appending it as one more archive.
+///
+/// The cache only hands out initramfs of the current layout
+/// ([`INITRAMFS_VERSION`]), so the kernel modules this `/init` loads are there.
 pub fn refresh_init(initrd: &mut Vec<u8>) -> Result<(), cpio::CpioError> {
     let init = cpio::Entry::file("init", 0o755, INIT_SCRIPT.as_bytes().to_vec());
     cpio::append_archive(initrd, &[init])
@@ -125,6 +137,9 @@ pub(crate) struct Downloaded {
     pub kernel: PathBuf,
     /// The static busybox binary.
     pub busybox: Vec<u8>,
+    /// The kernel modules for the initramfs: name (`virtio`) and contents of
+    /// the `.ko` file, in load order (see [`VIRTIO_MODULES`]).
+    pub modules: Vec<(String, Vec<u8>)>,
 }
 
 /// Where images come from (Debian's archive; a fake in tests).
@@ -177,7 +192,7 @@ pub(crate) fn provide(
     let dir = images.install(&resolved.name, |entry, scratch| {
         let downloaded = source.download(&resolved, scratch, progress)?;
         progress("building the initramfs");
-        let initrd = build_initramfs(&downloaded.busybox, &[]);
+        let initrd = build_initramfs(&downloaded.busybox, &module_files(&downloaded.modules));
         cache::write_entry(
             entry,
             &resolved.name,
@@ -247,6 +262,10 @@ mod tests {
             Ok(Downloaded {
                 kernel,
                 busybox: b"busybox".to_vec(),
+                modules: VIRTIO_MODULES
+                    .iter()
+                    .map(|&(name, _)| (name.to_string(), format!("{name} module").into_bytes()))
+                    .collect(),
             })
         }
     }
@@ -288,6 +307,63 @@ mod tests {
         assert_eq!(forced.description, "fake 2");
         assert_eq!(forced.kernel, first.kernel);
         assert_eq!(newer.downloads.load(Ordering::SeqCst), 1);
+    }
+
+    /// The members of the gzip-compressed cpio archive at `path`.
+    fn initrd_entries(path: &Path) -> Vec<cpio::Entry> {
+        use std::io::Read;
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(&std::fs::read(path).unwrap()[..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        cpio::parse(&raw).unwrap()
+    }
+
+    #[test]
+    fn initramfs_has_the_modules() {
+        let cache = tempfile::tempdir().unwrap();
+        let images = provide(cache.path(), &mut fake("1"), &mut |_| {}, false).unwrap();
+        let entries = initrd_entries(&images.initrd);
+        let modules: Vec<(String, u32, Vec<u8>)> = entries
+            .iter()
+            .filter(|e| e.name.starts_with("lib/modules/"))
+            .map(|e| (e.name.clone(), e.mode, e.data.clone()))
+            .collect();
+        let expected: Vec<(String, u32, Vec<u8>)> = VIRTIO_MODULES
+            .iter()
+            .map(|&(name, _)| {
+                (
+                    format!("lib/modules/{name}.ko"),
+                    cpio::S_IFREG | 0o644,
+                    format!("{name} module").into_bytes(),
+                )
+            })
+            .collect();
+        assert_eq!(modules, expected);
+        // Their directories come first.
+        let pos = |name: &str| entries.iter().position(|e| e.name == name).unwrap();
+        assert!(pos("lib") < pos("lib/modules"));
+        assert!(pos("lib/modules") < pos("lib/modules/virtio.ko"));
+    }
+
+    #[test]
+    fn entries_of_an_older_initramfs_layout_are_rebuilt() {
+        let cache = tempfile::tempdir().unwrap();
+        let mut src = fake("1");
+        let first = provide(cache.path(), &mut src, &mut |_| {}, false).unwrap();
+        // As written by a disco whose initramfs had no modules.
+        let manifest = first.kernel.parent().unwrap().join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        let record = format!("initramfs {INITRAMFS_VERSION}\n");
+        std::fs::write(&manifest, text.replace(&record, "")).unwrap();
+        let second = provide(cache.path(), &mut src, &mut |_| {}, false).unwrap();
+        assert_eq!(src.downloads.load(Ordering::SeqCst), 2);
+        assert_eq!(second, first);
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        assert!(text.contains(&record), "{text}");
+        // Current now: no further download.
+        provide(cache.path(), &mut src, &mut |_| {}, false).unwrap();
+        assert_eq!(src.downloads.load(Ordering::SeqCst), 2);
     }
 
     #[test]

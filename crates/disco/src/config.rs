@@ -67,6 +67,8 @@ pub struct VmSection {
     /// Disks, `PATH[,ro]` as `--disk` takes them: /dev/vda, /dev/vdb, ...
     #[serde(default)]
     pub disks: Vec<String>,
+    /// A network interface (eth0) on the monitor's virtual subnet.
+    pub net: Option<bool>,
 }
 
 /// `[machine]`: topology, memory, clock.

@@ -111,6 +111,7 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
         rtc_epoch_ns: config.rtc_epoch_ns,
         disks,
         disk_timing: config.disk_timing,
+        net: false,
     };
     let monitor_config = MonitorConfig {
         quantum: config.quantum,

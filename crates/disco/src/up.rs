@@ -174,6 +174,7 @@ fn vm_config(i: usize, s: &VmSection, base: &Path, disk_timing: DiskTiming) -> R
         rtc_epoch_ns: MachineConfig::DEFAULT_RTC_EPOCH_NS,
         disks,
         disk_timing,
+        net: s.net.unwrap_or(false),
     })
 }
 

@@ -50,9 +50,7 @@ fn a_disk_is_read_and_written_the_same_bare_and_in_a_vm() {
         // The write reached the host file, and only sector 3 changed.
         let after = std::fs::read(&disk).unwrap();
         assert_eq!(&after[3 * 512..3 * 512 + 17], b"written-by-guest\n");
-        let expected: Vec<u8> = (0..2048 * 512)
-            .map(|i| (i * 7 + i / 512) as u8)
-            .collect();
+        let expected: Vec<u8> = (0..2048 * 512).map(|i| (i * 7 + i / 512) as u8).collect();
         assert_eq!(after[..3 * 512], expected[..3 * 512]);
         assert_eq!(after[4 * 512..], expected[4 * 512..]);
     }
@@ -170,7 +168,10 @@ exec = "echo from-writer | dd of=/dev/vda conv=notrunc 2>/dev/null; sync; echo w
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("[wild] status 0x0000004F"), "{out}");
-    assert!(out.contains(&format!("[reader] {md5_b}  /dev/vda")), "{out}");
+    assert!(
+        out.contains(&format!("[reader] {md5_b}  /dev/vda")),
+        "{out}"
+    );
     assert!(out.contains("[writer] wrote"), "{out}");
     assert!(std::fs::read(&c).unwrap().starts_with(b"from-writer\n"));
     assert_eq!(host_md5(&a), {

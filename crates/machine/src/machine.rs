@@ -70,6 +70,9 @@ pub struct MachineConfig {
     pub disks: Vec<DiskConfig>,
     /// How long the simulated disks take.
     pub disk_timing: DiskTiming,
+    /// A virtio network interface after the disks (virtual machines only:
+    /// the bare machine has no network to attach it to).
+    pub net: bool,
 }
 
 impl MachineConfig {
@@ -101,6 +104,7 @@ impl MachineConfig {
             rtc_epoch_ns: Self::DEFAULT_RTC_EPOCH_NS,
             disks: Vec::new(),
             disk_timing: DiskTiming::default(),
+            net: false,
         }
     }
 }
@@ -287,7 +291,7 @@ pub fn board_description(config: &MachineConfig) -> BoardDescription {
             gic: (GIC_BASE, GIC_WINDOW),
             cpc: (CPC_BASE, CPC_WINDOW),
         }),
-        virtio: (0..config.disks.len())
+        virtio: (0..config.disks.len() + usize::from(config.net))
             .map(|i| {
                 let base = VIRTIO_BASE + i as u64 * VIRTIO_STRIDE;
                 (base, virtio_irq(i, config.cpus > 1))
@@ -335,6 +339,12 @@ impl Machine {
         )
         .map_err(|e| MachineError::Topology(e.to_string()))?;
         let mut devices = devices;
+        if config.net {
+            return Err(MachineError::Topology(
+                "the bare machine has no network: network interfaces belong to VMs ([[vm]] net = true)"
+                    .into(),
+            ));
+        }
         if config.disks.len() > MAX_VIRTIO {
             return Err(MachineError::Topology(format!(
                 "{} disks: at most {MAX_VIRTIO} are supported",

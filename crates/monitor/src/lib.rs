@@ -47,6 +47,7 @@ pub mod pmap;
 pub mod ptlb;
 pub mod report;
 pub mod sched;
+pub mod subnet;
 mod trap;
 pub mod vcpu;
 pub mod vm;

@@ -71,6 +71,7 @@ impl Monitor {
         let clock = m.clock();
         while self.now < end && !self.all_ended() {
             let now = self.now;
+            crate::subnet::switch_frames(&mut self.vms);
             for (i, vm) in self.vms.iter_mut().enumerate() {
                 if vm.state.ended() {
                     continue;

@@ -8,9 +8,9 @@ use machine::layout::{
 };
 use machine::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
 use machine::uart::{Uart, UART_WINDOW_SIZE};
-use machine::virtio::mmio::Backend;
 use machine::virtio::{
-    BlockDevice, DiskConfig, DiskError, DiskTiming, DmaMemory, VirtioMmio, VIRTIO_WINDOW_SIZE,
+    Backend, BlockDevice, DiskConfig, DiskError, DiskTiming, DmaMemory, NetDevice, VirtioMmio,
+    VIRTIO_WINDOW_SIZE,
 };
 use machine::{MachineConfig, MmioDevice};
 use mips::PhysMem;
@@ -52,6 +52,9 @@ pub struct VmConfig {
     pub disks: Vec<DiskConfig>,
     /// How long the simulated disks take.
     pub disk_timing: DiskTiming,
+    /// A network interface on the monitor's virtual subnet (after the
+    /// disks: `eth0`).
+    pub net: bool,
 }
 
 impl VmConfig {
@@ -68,10 +71,15 @@ impl VmConfig {
         if self.mem_bytes > machine::layout::DEVICE_BASE {
             return bad("memory must end below the device window (3.75 GiB)".into());
         }
-        if self.disks.len() > MAX_VIRTIO {
+        if self.disks.len() + usize::from(self.net) > MAX_VIRTIO {
             return bad(format!(
-                "{} disks: at most {MAX_VIRTIO} are supported",
-                self.disks.len()
+                "{} disks{}: at most {MAX_VIRTIO} virtio devices are supported",
+                self.disks.len(),
+                if self.net {
+                    " and a network interface"
+                } else {
+                    ""
+                }
             ));
         }
         if self.vcpus != 1 {
@@ -122,14 +130,20 @@ pub struct VmDevices {
 }
 
 impl VmDevices {
-    fn new(rtc_epoch_ns: u64, disks: &[DiskConfig], timing: DiskTiming) -> Result<Self, DiskError> {
-        let virtio = disks
+    fn new(config: &VmConfig, index: usize) -> Result<Self, DiskError> {
+        let mut virtio: Vec<VirtioMmio> = config
+            .disks
             .iter()
             .map(|d| {
-                BlockDevice::open(&d.path, d.read_only, timing)
+                BlockDevice::open(&d.path, d.read_only, config.disk_timing)
                     .map(|b| VirtioMmio::new(Backend::Block(b)))
             })
             .collect::<Result<_, _>>()?;
+        if config.net {
+            let nic = NetDevice::new(crate::subnet::mac_of_vm(index));
+            virtio.push(VirtioMmio::new(Backend::Net(nic)));
+        }
+        let rtc_epoch_ns = config.rtc_epoch_ns;
         Ok(VmDevices {
             uart: Uart::new(),
             rtc: GoldfishRtc::new(rtc_epoch_ns),
@@ -165,6 +179,14 @@ impl VmDevices {
             lines |= u8::from(dev.irq_level()) << virtio_irq(i, false);
         }
         lines
+    }
+
+    /// The network interface, if the VM has one.
+    pub fn nic_mut(&mut self) -> Option<&mut NetDevice> {
+        self.virtio.iter_mut().find_map(|d| match d.backend_mut() {
+            Backend::Net(n) => Some(n),
+            Backend::Block(_) => None,
+        })
     }
 
     /// Serves the virtio devices at `now_ns`: requests of notified queues
@@ -239,8 +261,8 @@ impl Vm {
         board.exec = config.exec.clone();
         board.chosen = config.chosen.clone();
         board.disks = config.disks.clone();
-        let devices = VmDevices::new(config.rtc_epoch_ns, &config.disks, config.disk_timing)
-            .map_err(|e| bad(e.to_string()))?;
+        board.net = config.net;
+        let devices = VmDevices::new(config, index).map_err(|e| bad(e.to_string()))?;
         let mut pmap = Pmap::new(config.mem_bytes);
         let mut target = GuestMemory {
             vm: index,

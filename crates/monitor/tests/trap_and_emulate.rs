@@ -155,6 +155,7 @@ fn vm(name: &str, kernel: Vec<u8>) -> VmConfig {
         rtc_epoch_ns: 0,
         disks: Vec::new(),
         disk_timing: Default::default(),
+        net: false,
     }
 }
 

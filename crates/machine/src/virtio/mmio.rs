@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 
 use super::block::BlockDevice;
+use super::net::{NetDevice, HEADER, MAX_FRAME};
 use super::queue::{Virtqueue, QUEUE_SIZE_MAX};
 use super::DmaMemory;
 use crate::device::{DeviceError, MmioDevice};
@@ -38,18 +39,26 @@ const INT_CONFIG: u32 = 2;
 pub enum Backend {
     /// A disk.
     Block(BlockDevice),
+    /// A network interface.
+    Net(NetDevice),
 }
+
+/// The network device's receive and transmit queues.
+const NET_RX: usize = 0;
+const NET_TX: usize = 1;
 
 impl Backend {
     fn device_id(&self) -> u32 {
         match self {
             Backend::Block(_) => 2,
+            Backend::Net(_) => 1,
         }
     }
 
     fn queues(&self) -> usize {
         match self {
             Backend::Block(_) => 1,
+            Backend::Net(_) => 2,
         }
     }
 
@@ -57,18 +66,21 @@ impl Backend {
         F_VERSION_1
             | match self {
                 Backend::Block(b) => b.features(),
+                Backend::Net(n) => n.features(),
             }
     }
 
     fn config(&self) -> Vec<u8> {
         match self {
             Backend::Block(b) => b.config().to_vec(),
+            Backend::Net(n) => n.config().to_vec(),
         }
     }
 
     fn reset(&mut self) {
         match self {
             Backend::Block(b) => b.reset(),
+            Backend::Net(n) => n.reset(),
         }
     }
 }
@@ -126,14 +138,22 @@ impl VirtioMmio {
         &self.backend
     }
 
+    /// The backend, to exchange frames with a network device.
+    pub fn backend_mut(&mut self) -> &mut Backend {
+        &mut self.backend
+    }
+
     /// Why the device stopped (the driver broke a ring), if it did.
     pub fn failure(&self) -> Option<&str> {
         self.failure.as_deref()
     }
 
-    /// A queue was notified: call [`VirtioMmio::process`].
+    /// A queue was notified, or frames wait for a receive queue the driver
+    /// enabled: call [`VirtioMmio::process`].
     pub fn has_work(&self) -> bool {
         self.notified != 0
+            || matches!(&self.backend, Backend::Net(n) if n.has_inbox()
+                && self.usable() && self.queues[NET_RX].ready)
     }
 
     /// Simulated time of the next completion, ns.
@@ -174,9 +194,14 @@ impl VirtioMmio {
         self.status & S_DRIVER_OK != 0 && self.failure.is_none()
     }
 
-    /// Serves the requests of every notified queue at simulated time `now_ns`.
+    /// Serves the requests of every notified queue at simulated time
+    /// `now_ns` (and, on a network device, hands waiting frames to the
+    /// guest's receive buffers).
     pub fn process(&mut self, mem: &mut dyn DmaMemory, now_ns: u64) {
         let notified = std::mem::take(&mut self.notified);
+        if matches!(self.backend, Backend::Net(_)) {
+            return self.process_net(mem, notified, now_ns);
+        }
         for q in 0..self.queues.len() {
             if notified & (1 << q) == 0 || !self.usable() || !self.queues[q].ready {
                 continue;
@@ -187,9 +212,10 @@ impl VirtioMmio {
                     Ok(None) => break,
                     Err(e) => return self.fail(format!("queue {q}: {e}")),
                 };
-                let served = match &mut self.backend {
-                    Backend::Block(b) => b.serve(mem, &chain, now_ns),
+                let Backend::Block(b) = &mut self.backend else {
+                    return;
                 };
+                let served = b.serve(mem, &chain, now_ns);
                 match served {
                     Ok(s) => self.pending.push_back(Pending {
                         due_ns: s.due_ns,
@@ -200,6 +226,77 @@ impl VirtioMmio {
                     Err(e) => return self.fail(format!("queue {q}: {e}")),
                 }
             }
+        }
+    }
+
+    /// A network device's work: send what the driver queued for
+    /// transmission, fill receive buffers with waiting frames. Both complete
+    /// at once (the wire's latency is the owner's).
+    fn process_net(&mut self, mem: &mut dyn DmaMemory, notified: u32, now_ns: u64) {
+        if !self.usable() {
+            return;
+        }
+        if notified & (1 << NET_TX) != 0 && self.queues[NET_TX].ready {
+            loop {
+                let chain = match self.queues[NET_TX].pop(mem) {
+                    Ok(Some(chain)) => chain,
+                    Ok(None) => break,
+                    Err(e) => return self.fail(format!("transmit queue: {e}")),
+                };
+                let len = chain.readable_len().min((HEADER + MAX_FRAME + 1) as u64) as usize;
+                let mut bytes = vec![0u8; len];
+                let Backend::Net(n) = &mut self.backend else {
+                    return;
+                };
+                match chain.read(mem, 0, &mut bytes) {
+                    Ok(()) => n.sent(&bytes),
+                    Err(_) => n.stats.dropped += 1,
+                }
+                self.pending.push_back(Pending {
+                    due_ns: now_ns,
+                    queue: NET_TX,
+                    head: chain.head,
+                    written: 0,
+                });
+            }
+        }
+        if !self.queues[NET_RX].ready {
+            return;
+        }
+        loop {
+            let Backend::Net(n) = &mut self.backend else {
+                return;
+            };
+            if !n.has_inbox() {
+                break;
+            }
+            let chain = match self.queues[NET_RX].pop(mem) {
+                Ok(Some(chain)) => chain,
+                Ok(None) => break,
+                Err(e) => return self.fail(format!("receive queue: {e}")),
+            };
+            let Backend::Net(n) = &mut self.backend else {
+                return;
+            };
+            let frame = n.next_inbox().unwrap_or_default();
+            let mut bytes = vec![0u8; HEADER];
+            bytes[10] = 1; // num_buffers
+            bytes.extend_from_slice(&frame);
+            let written = if chain.writable_len() >= bytes.len() as u64
+                && chain.write(mem, 0, &bytes).is_ok()
+            {
+                n.stats.received += 1;
+                bytes.len() as u32
+            } else {
+                n.stats.dropped += 1;
+                0
+            };
+            self.pending.push_back(Pending {
+                due_ns: now_ns,
+                queue: NET_RX,
+                head: chain.head,
+                written,
+            });
         }
     }
 
@@ -346,7 +443,7 @@ impl MmioDevice for VirtioMmio {
         _now_ns: u64,
     ) -> Result<(), DeviceError> {
         if offset >= 0x100 {
-            // Block configuration is read-only (no writeback feature).
+            // Block and network configuration is read-only.
             return Err(DeviceError);
         }
         if size != 4 {
@@ -534,5 +631,85 @@ mod tests {
         for p in [p, p2, p3] {
             std::fs::remove_file(p).unwrap();
         }
+    }
+}
+
+#[cfg(test)]
+mod net_tests {
+    use super::*;
+    use crate::virtio::queue::tests::{make_available, put_desc, AVAIL, DESC, USED};
+    use crate::virtio::testmem::TestMem;
+
+    fn w(d: &mut VirtioMmio, off: u64, v: u32) {
+        MmioDevice::write(d, off, 4, u64::from(v), 0).unwrap();
+    }
+
+    /// Initialises the device with queue `q` of 8 entries at the test rings
+    /// offset by `q * 0x8000`.
+    fn setup(d: &mut VirtioMmio) {
+        w(d, 0x70, 3);
+        w(d, 0x24, 1);
+        w(d, 0x20, 1);
+        w(d, 0x70, 11);
+        for q in 0..2u32 {
+            let off = u64::from(q) * 0x8000;
+            w(d, 0x30, q);
+            w(d, 0x38, 8);
+            w(d, 0x80, (DESC + off) as u32);
+            w(d, 0x90, (AVAIL + off) as u32);
+            w(d, 0xa0, (USED + off) as u32);
+            w(d, 0x44, 1);
+        }
+        w(d, 0x70, 15);
+    }
+
+    #[test]
+    fn frames_go_out_and_come_in_with_the_virtio_header() {
+        let mac = [0x52, 0x54, 0, 1, 2, 3];
+        let mut d = VirtioMmio::new(Backend::Net(NetDevice::new(mac)));
+        assert_eq!(
+            MmioDevice::read(&mut d, 8, 4, 0).unwrap(),
+            1,
+            "network device"
+        );
+        assert_eq!(MmioDevice::read(&mut d, 0x100, 4, 0).unwrap(), 0x0100_5452);
+        let mut mem = TestMem::new(0x20000);
+        setup(&mut d);
+        // Transmit: header + 60-byte frame in one buffer (queue 1's table is
+        // at DESC + 0x8000).
+        let mut frame = vec![0xffu8; 6];
+        frame.extend_from_slice(&mac);
+        frame.resize(60, 0xab);
+        let mut tx = vec![0u8; HEADER];
+        tx.extend_from_slice(&frame);
+        // Queue 1: descriptor table at 0x9000, available ring at 0xa000,
+        // used ring at 0xb000; one buffer at 0xc000.
+        mem.put(0xc000, &tx);
+        let mut dsc = [0u8; 16];
+        dsc[0..8].copy_from_slice(&0xc000u64.to_le_bytes());
+        dsc[8..12].copy_from_slice(&(tx.len() as u32).to_le_bytes());
+        mem.put(0x9000, &dsc);
+        mem.put(0xa000, &[0, 0, 1, 0, 0, 0]);
+        w(&mut d, 0x50, 1);
+        d.process(&mut mem, 0);
+        d.complete_due(&mut mem, 0);
+        let Backend::Net(n) = d.backend_mut() else {
+            unreachable!()
+        };
+        assert_eq!(n.take_sent(), vec![frame.clone()]);
+        assert_eq!(mem.get(0xb002, 2), &[1, 0], "transmit buffer returned");
+        // Receive: one 1530-byte buffer posted on queue 0.
+        put_desc(&mut mem, 0, 0x4000, 1530, 2, 0);
+        make_available(&mut mem, 0, &[0]);
+        n.deliver(frame.clone());
+        assert!(d.has_work());
+        d.process(&mut mem, 0);
+        d.complete_due(&mut mem, 0);
+        assert!(d.irq_level());
+        assert_eq!(mem.get(USED + 2, 2), &[1, 0]);
+        assert_eq!(mem.get(USED + 8, 4), &72u32.to_le_bytes());
+        assert_eq!(mem.get(0x4000 + 10, 2), &[1, 0], "num_buffers");
+        assert_eq!(mem.get(0x4000 + 12, 60), &frame[..]);
+        assert!(!d.has_work());
     }
 }

@@ -14,7 +14,7 @@
 //!   `DEVICE_NEEDS_RESET` status) — never a panic.
 //! * [`queue`] walks split virtqueues with full validation.
 //! * [`mmio::VirtioMmio`] is the register interface; it owns the backend
-//!   ([`block::BlockDevice`]). Register writes only record work: the owner
+//!   ([`block::BlockDevice`], [`net::NetDevice`]). Register writes only record work: the owner
 //!   (board or monitor), which has the memory, calls
 //!   [`mmio::VirtioMmio::process`] after a notify and
 //!   [`mmio::VirtioMmio::complete_due`] as simulated time passes.
@@ -25,11 +25,14 @@ use thiserror::Error;
 pub mod block;
 /// The virtio-mmio register interface.
 pub mod mmio;
+/// The virtio network device.
+pub mod net;
 /// Split virtqueues.
 pub mod queue;
 
 pub use block::{BlockDevice, DiskConfig, DiskError, DiskTiming};
-pub use mmio::{VirtioMmio, VIRTIO_WINDOW_SIZE};
+pub use mmio::{Backend, VirtioMmio, VIRTIO_WINDOW_SIZE};
+pub use net::NetDevice;
 
 /// A DMA access outside the memory the device may reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]

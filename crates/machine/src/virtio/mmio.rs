@@ -713,3 +713,71 @@ mod net_tests {
         assert!(!d.has_work());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use crate::virtio::block::DiskTiming;
+    use crate::virtio::testmem::TestMem;
+    use proptest::prelude::*;
+
+    fn device(net: bool) -> (Option<std::path::PathBuf>, VirtioMmio) {
+        if net {
+            return (None, VirtioMmio::new(Backend::Net(NetDevice::new([2; 6]))));
+        }
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "disco-virtio-fuzz-{}-{}.img",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, vec![0u8; 64 * 512]).unwrap();
+        let blk = BlockDevice::open(&path, false, DiskTiming::default()).unwrap();
+        (Some(path), VirtioMmio::new(Backend::Block(blk)))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever a guest writes to the registers and its memory, the
+        /// device neither panics nor touches memory outside the guest's
+        /// (the test memory refuses such accesses, which must surface as
+        /// errors, not as writes).
+        #[test]
+        fn hostile_drivers_cannot_crash_the_device(
+            net in any::<bool>(),
+            seed_mem in proptest::collection::vec(any::<u8>(), 0x4000),
+            writes in proptest::collection::vec((0u64..0x100, any::<u32>()), 0..40),
+            frames in 0usize..4,
+        ) {
+            let (path, mut d) = device(net);
+            let mut mem = TestMem::new(0x4000);
+            mem.put(0, &seed_mem);
+            // Mostly small available indices and heads, random descriptors.
+            mem.put(0x2002, &[seed_mem[0] % 4, 0, seed_mem[1] % 8, 0]);
+            // A plausible start so that the queues get used.
+            for (off, v) in [(0x70, 3), (0x24, 1), (0x20, 1), (0x70, 11), (0x38, 8),
+                             (0x80, 0x1000), (0x90, 0x2000), (0xa0, 0x3000), (0x44, 1),
+                             (0x70, 15)] {
+                let _ = MmioDevice::write(&mut d, off, 4, v, 0);
+            }
+            if let Backend::Net(n) = d.backend_mut() {
+                for _ in 0..frames {
+                    n.deliver(vec![0xff; 64]);
+                }
+            }
+            for (i, (off, v)) in writes.into_iter().enumerate() {
+                let _ = MmioDevice::write(&mut d, off & !3, 4, u64::from(v), 0);
+                let _ = MmioDevice::read(&mut d, off & !3, 4, 0);
+                let _ = MmioDevice::write(&mut d, 0x50, 4, (i % 2) as u64, 0);
+                d.process(&mut mem, i as u64 * 1000);
+                d.complete_due(&mut mem, i as u64 * 1000);
+            }
+            d.complete_due(&mut mem, u64::MAX);
+            if let Some(p) = path {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+    }
+}

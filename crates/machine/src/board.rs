@@ -13,14 +13,14 @@ use crate::cps::{Cps, CpsConfigError, CpuMmioDevice, Gic, DEFAULT_SHARED_IRQS};
 use crate::device::MmioDevice;
 use crate::exitdev::{ExitDevice, EXIT_DEVICE_WINDOW_SIZE};
 use crate::layout::{
-    virtio_irq, CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GCR_WINDOW, GIC_BASE, GIC_WINDOW,
-    RTC_BASE, RTC_IRQ, SIMCTL_BASE, UART_BASE, UART_IRQ, VIRTIO_BASE, VIRTIO_STRIDE,
+    virtio_irq, virtio_window, CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GCR_WINDOW, GIC_BASE,
+    GIC_WINDOW, RTC_BASE, RTC_IRQ, SIMCTL_BASE, UART_BASE, UART_IRQ,
 };
 use crate::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
 use crate::simctl::{SimCtl, TimingMode, SIMCTL_WINDOW_SIZE};
 use crate::timing::{self, MemSystem};
 use crate::uart::{Uart, UART_WINDOW_SIZE};
-use crate::virtio::{VirtioMmio, VIRTIO_WINDOW_SIZE};
+use crate::virtio::VirtioMmio;
 
 /// The multiprocessor's interrupt and power controllers.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -157,10 +157,8 @@ impl Devices {
                 return Some((t, off));
             }
         }
-        if let Some(off) = within(VIRTIO_BASE, VIRTIO_STRIDE * self.virtio.0.len() as u64) {
-            let i = (off / VIRTIO_STRIDE) as usize;
-            let off = off % VIRTIO_STRIDE;
-            return (off < VIRTIO_WINDOW_SIZE).then_some((Target::Virtio(i), off));
+        if let Some((i, off)) = virtio_window(pa, self.virtio.0.len()) {
+            return Some((Target::Virtio(i), off));
         }
         self.smp.as_ref()?;
         let cps = [
@@ -235,10 +233,7 @@ impl Devices {
     pub fn service_virtio(&mut self, mem: &mut PhysMem, cycle: u64) {
         let now = self.clock.ns(cycle);
         for dev in &mut self.virtio.0 {
-            if dev.has_work() {
-                dev.process(mem, now);
-            }
-            dev.complete_due(mem, now);
+            dev.service(mem, now);
         }
         self.sync_gic_inputs();
     }

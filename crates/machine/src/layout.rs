@@ -42,6 +42,14 @@ pub const VIRTIO_STRIDE: u64 = 0x1000;
 /// Most virtio devices a machine (or VM) has.
 pub const MAX_VIRTIO: usize = 8;
 
+/// The virtio device (index, offset in its window) at physical address
+/// `pa`, on a board with `count` virtio devices.
+pub fn virtio_window(pa: u64, count: usize) -> Option<(usize, u64)> {
+    let off = pa.checked_sub(VIRTIO_BASE)?;
+    let (i, within) = (off / VIRTIO_STRIDE, off % VIRTIO_STRIDE);
+    (i < count as u64 && within < crate::virtio::VIRTIO_WINDOW_SIZE).then_some((i as usize, within))
+}
+
 /// Interrupt of virtio device `i`: on a uniprocessor the CPU lines 4 to 6,
 /// shared round-robin (the virtio-mmio driver takes its line shared); on a
 /// multiprocessor its own GIC shared interrupt from 8 up.
@@ -71,3 +79,28 @@ pub const CPC_WINDOW: u64 = 0x8000;
 /// Where the initrd is loaded: above everything the Debian kernel's
 /// self-relocation (KASLR) may overwrite (it reaches about 53 MiB).
 pub const INITRD_BASE: u64 = 0x0400_0000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtio_windows_decode_only_present_devices_and_register_space() {
+        assert_eq!(virtio_window(VIRTIO_BASE, 2), Some((0, 0)));
+        assert_eq!(
+            virtio_window(VIRTIO_BASE + VIRTIO_STRIDE + 0x1fc, 2),
+            Some((1, 0x1fc))
+        );
+        assert_eq!(
+            virtio_window(VIRTIO_BASE + 0x200, 2),
+            None,
+            "gap after a window"
+        );
+        assert_eq!(
+            virtio_window(VIRTIO_BASE + 2 * VIRTIO_STRIDE, 2),
+            None,
+            "no third device"
+        );
+        assert_eq!(virtio_window(VIRTIO_BASE - 4, 2), None);
+    }
+}

@@ -26,8 +26,7 @@ use crate::simctl::{SimRequest, TimingMode};
 use crate::timing::{HomeMap, MemSystem, TimingConfig};
 use crate::uart::UART_WINDOW_SIZE;
 use crate::virtio::block::DiskConfig;
-use crate::virtio::mmio::Backend;
-use crate::virtio::{BlockDevice, DiskError, DiskTiming, VirtioMmio};
+use crate::virtio::{DiskError, DiskTiming, VirtioMmio};
 
 /// Largest number of CPUs (Linux's `NR_CPUS` in the Debian kernel is 16).
 pub const MAX_CPUS: u32 = 16;
@@ -352,8 +351,10 @@ impl Machine {
             )));
         }
         for disk in &config.disks {
-            let blk = BlockDevice::open(&disk.path, disk.read_only, config.disk_timing)?;
-            devices.virtio.0.push(VirtioMmio::new(Backend::Block(blk)));
+            devices
+                .virtio
+                .0
+                .push(VirtioMmio::disk(disk, config.disk_timing)?);
         }
         let smp = config.cpus > 1;
         let cpus: Vec<Cpu> = (0..config.cpus).map(|n| new_cpu(n, smp)).collect();

@@ -3,14 +3,12 @@
 use machine::boot::{self, BootLayout};
 use machine::exitdev::{ExitDevice, ExitRequest, EXIT_DEVICE_WINDOW_SIZE};
 use machine::layout::{
-    virtio_irq, EXIT_BASE, MAX_VIRTIO, RTC_BASE, RTC_IRQ, UART_BASE, UART_IRQ, VIRTIO_BASE,
-    VIRTIO_STRIDE,
+    virtio_irq, virtio_window, EXIT_BASE, MAX_VIRTIO, RTC_BASE, RTC_IRQ, UART_BASE, UART_IRQ,
 };
 use machine::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
 use machine::uart::{Uart, UART_WINDOW_SIZE};
 use machine::virtio::{
-    Backend, BlockDevice, DiskConfig, DiskError, DiskTiming, DmaMemory, NetDevice, VirtioMmio,
-    VIRTIO_WINDOW_SIZE,
+    Backend, DiskConfig, DiskError, DiskTiming, DmaMemory, NetDevice, VirtioMmio,
 };
 use machine::{MachineConfig, MmioDevice};
 use mips::PhysMem;
@@ -134,10 +132,7 @@ impl VmDevices {
         let mut virtio: Vec<VirtioMmio> = config
             .disks
             .iter()
-            .map(|d| {
-                BlockDevice::open(&d.path, d.read_only, config.disk_timing)
-                    .map(|b| VirtioMmio::new(Backend::Block(b)))
-            })
+            .map(|d| VirtioMmio::disk(d, config.disk_timing))
             .collect::<Result<_, _>>()?;
         if config.net {
             let nic = NetDevice::new(crate::subnet::mac_of_vm(index));
@@ -155,12 +150,8 @@ impl VmDevices {
     /// The device at guest-physical address `gpa` and the offset in it.
     pub fn at(&mut self, gpa: u64) -> Option<(&mut dyn MmioDevice, u64)> {
         let within = |base: u64, size: u64| gpa.checked_sub(base).filter(|o| *o < size);
-        let span = VIRTIO_STRIDE * self.virtio.len() as u64;
-        if let Some(o) =
-            within(VIRTIO_BASE, span).filter(|o| o % VIRTIO_STRIDE < VIRTIO_WINDOW_SIZE)
-        {
-            let dev = &mut self.virtio[(o / VIRTIO_STRIDE) as usize];
-            return Some((dev, o % VIRTIO_STRIDE));
+        if let Some((i, o)) = virtio_window(gpa, self.virtio.len()) {
+            return Some((&mut self.virtio[i], o));
         }
         if let Some(o) = within(UART_BASE, UART_WINDOW_SIZE) {
             return Some((&mut self.uart, o));
@@ -193,19 +184,14 @@ impl VmDevices {
     /// and completions that are due, DMA going to `mem`.
     pub fn service_virtio(&mut self, mem: &mut dyn DmaMemory, now_ns: u64) {
         for dev in &mut self.virtio {
-            if dev.has_work() {
-                dev.process(mem, now_ns);
-            }
-            dev.complete_due(mem, now_ns);
+            dev.service(mem, now_ns);
         }
     }
 
     /// True when a virtio device has requests to take or completions due
     /// by `now_ns` (then call [`Vm::service_devices`]).
     pub fn virtio_due(&self, now_ns: u64) -> bool {
-        self.virtio
-            .iter()
-            .any(|d| d.has_work() || d.next_event_ns().is_some_and(|t| t <= now_ns))
+        self.virtio.iter().any(|d| d.is_due(now_ns))
     }
 
     /// Lets time-driven devices catch up to `now_ns`.

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 
-use super::block::BlockDevice;
+use super::block::{BlockDevice, DiskConfig, DiskError, DiskTiming};
 use super::net::{NetDevice, HEADER, MAX_FRAME};
 use super::queue::{Virtqueue, QUEUE_SIZE_MAX};
 use super::DmaMemory;
@@ -298,6 +298,27 @@ impl VirtioMmio {
                 written,
             });
         }
+    }
+
+    /// Serves notified queues, then posts the completions due by `now_ns`:
+    /// what an owner calls when [`VirtioMmio::has_work`] or
+    /// [`VirtioMmio::next_event_ns`] says so.
+    pub fn service(&mut self, mem: &mut dyn DmaMemory, now_ns: u64) {
+        if self.has_work() {
+            self.process(mem, now_ns);
+        }
+        self.complete_due(mem, now_ns);
+    }
+
+    /// True when [`VirtioMmio::service`] has something to do at `now_ns`.
+    pub fn is_due(&self, now_ns: u64) -> bool {
+        self.has_work() || self.next_event_ns().is_some_and(|t| t <= now_ns)
+    }
+
+    /// A block device on the disk image `disk`.
+    pub fn disk(disk: &DiskConfig, timing: DiskTiming) -> Result<Self, DiskError> {
+        let blk = BlockDevice::open(&disk.path, disk.read_only, timing)?;
+        Ok(VirtioMmio::new(Backend::Block(blk)))
     }
 
     /// Posts every completion due by `now_ns`; raises the interrupt.

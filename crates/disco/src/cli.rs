@@ -119,6 +119,10 @@ pub struct RunArgs {
     /// and one virtual CPU; --cpus sets the machine's physical CPUs.
     #[arg(long, conflicts_with_all = ["save_checkpoint", "restore"])]
     pub vm: bool,
+    /// With --vm: never rewrite privileged instructions, so that every one
+    /// traps to the monitor every time (pure trap-and-emulate).
+    #[arg(long, requires = "vm")]
+    pub no_patch: bool,
 }
 
 /// Timing modes on the command line.

@@ -12,6 +12,9 @@
 //! disk_access_us = 100  # simulated disk: time per request
 //! disk_mb_per_s = 200   # and transfer rate (MB = 10^6 bytes)
 //!
+//! [monitor]
+//! patch = true        # rewrite privileged instructions on their first trap
+//!
 //! [timing]
 //! mode = "fast"       # or "detailed"
 //! l1i_bytes = 32768   # any field of the timing model (see docs/timing.md)
@@ -38,6 +41,9 @@ pub struct ConfigFile {
     /// `[timing]`.
     #[serde(default)]
     pub timing: TimingSection,
+    /// `[monitor]`: how the Disco monitor runs VMs.
+    #[serde(default)]
+    pub monitor: MonitorSection,
     /// `[[vm]]`: the virtual machines of `disco up`.
     #[serde(default)]
     pub vm: Vec<VmSection>,
@@ -94,6 +100,15 @@ pub struct MachineSection {
     pub disk_access_us: Option<u64>,
     /// Simulated disk: transfer rate, 10^6 bytes per second.
     pub disk_mb_per_s: Option<u64>,
+}
+
+/// `[monitor]`: options of the Disco monitor (`disco up`, `disco run --vm`).
+#[derive(Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSection {
+    /// Rewrite privileged instructions into register-page loads and stores
+    /// on their first trap (default true).
+    pub patch: Option<bool>,
 }
 
 /// A size given as a number of bytes or a string with a suffix.
@@ -234,6 +249,14 @@ mod tests {
         let t = f.timing_config();
         assert_eq!(t.remote_miss_ns, 1200);
         assert_eq!(t.local_miss_ns, TimingConfig::default().local_miss_ns);
+    }
+
+    #[test]
+    fn the_monitor_section_turns_patching_off() {
+        let f: ConfigFile = toml::from_str("[monitor]\npatch = false\n").unwrap();
+        assert_eq!(f.monitor.patch, Some(false));
+        assert_eq!(ConfigFile::default().monitor.patch, None);
+        assert!(toml::from_str::<ConfigFile>("[monitor]\npatch = 3\n").is_err());
     }
 
     #[test]

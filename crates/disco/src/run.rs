@@ -115,6 +115,7 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
     };
     let monitor_config = MonitorConfig {
         quantum: config.quantum,
+        patch_privileged: !args.no_patch && config_file(args)?.monitor.patch.unwrap_or(true),
         ..MonitorConfig::default()
     };
     let monitor = Monitor::new(&mut machine, &[vm], monitor_config)
@@ -156,6 +157,14 @@ impl Mark {
     }
 }
 
+/// The `--config` file, or an empty configuration.
+fn config_file(args: &RunArgs) -> Result<ConfigFile> {
+    match &args.config {
+        Some(path) => ConfigFile::load(path),
+        None => Ok(ConfigFile::default()),
+    }
+}
+
 /// The machine configuration: defaults, then the `--config` file, then the
 /// command-line options.
 fn machine_config(
@@ -163,10 +172,7 @@ fn machine_config(
     kernel: Vec<u8>,
     initrd: Option<Vec<u8>>,
 ) -> Result<MachineConfig> {
-    let file = match &args.config {
-        Some(path) => ConfigFile::load(path)?,
-        None => ConfigFile::default(),
-    };
+    let file = config_file(args)?;
     if !file.vm.is_empty() {
         anyhow::bail!("the configuration describes virtual machines: run it with `disco up`");
     }

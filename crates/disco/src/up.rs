@@ -59,6 +59,10 @@ pub struct UpArgs {
     /// Trace events to stderr (as for `disco run`).
     #[arg(long, value_name = "EVENTS", value_delimiter = ',')]
     pub trace: Vec<TraceEvent>,
+    /// Never rewrite privileged instructions: every one traps to the
+    /// monitor every time (pure trap-and-emulate; overrides the file).
+    #[arg(long)]
+    pub no_patch: bool,
 }
 
 /// Runs `disco up` and returns the exit status: 0 when every VM exited
@@ -91,6 +95,7 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
     let mut machine = Machine::new_unbooted(&config).context("cannot build the machine")?;
     let monitor_config = MonitorConfig {
         quantum: config.quantum,
+        patch_privileged: !args.no_patch && file.monitor.patch.unwrap_or(true),
         ..MonitorConfig::default()
     };
     let mut monitor = Monitor::new(&mut machine, &vms, monitor_config)?;

@@ -20,6 +20,7 @@
 //! | l2tlb refill | +40 | find the guest entry, build and insert its machine translation |
 //! | exception reflection | +50 | update the virtual CP0 and redirect to the guest's vector |
 //! | device access | +100 | decode the faulting load/store and run the device model |
+//! | rewriting a privileged instruction | +100 | check the instruction words, write the rewrite, make the instruction cache see it ([`crate::patch`]) |
 //! | memory backing | +500 per 16 MiB chunk | allocate and map machine memory; reused memory is also zeroed at 8 bytes per cycle |
 
 use serde::Serialize;
@@ -41,6 +42,8 @@ pub struct CostTable {
     pub reflect: u64,
     /// Emulating a device register access.
     pub device: u64,
+    /// Rewriting a privileged instruction into register-page accesses.
+    pub patch: u64,
     /// Backing a chunk of guest memory.
     pub back_chunk: u64,
     /// Zeroing reused memory: bytes per cycle.
@@ -57,6 +60,7 @@ impl Default for CostTable {
             l2tlb_refill: 40,
             reflect: 50,
             device: 100,
+            patch: 100,
             back_chunk: 500,
             zero_bytes_per_cycle: 8,
         }
@@ -118,6 +122,8 @@ pub struct VcpuStats {
     pub device_accesses: u64,
     /// Times it was descheduled for `WAIT`.
     pub waits: u64,
+    /// Privileged instructions rewritten into register-page accesses.
+    pub patches: u64,
     /// Times it was switched onto a physical CPU.
     pub switches: u64,
 }
@@ -167,6 +173,7 @@ impl VcpuStats {
             l2tlb_hits,
             l2tlb_misses,
             reflected,
+            patches,
             device_accesses,
             waits,
             switches

@@ -43,8 +43,10 @@ pub mod ktlb;
 pub mod memmap;
 pub mod memory;
 pub mod mmio;
+pub mod patch;
 pub mod pmap;
 pub mod ptlb;
+pub mod regpage;
 pub mod report;
 pub mod sched;
 pub mod subnet;
@@ -85,6 +87,10 @@ pub struct MonitorConfig {
     pub quantum: u64,
     /// Cycles a vCPU keeps a physical CPU that other vCPUs want.
     pub timeslice: u64,
+    /// Rewrite privileged instructions into register-page loads and stores
+    /// on their first trap ([`patch`], §4.3.3). Off: every privileged
+    /// instruction traps every time.
+    pub patch_privileged: bool,
 }
 
 impl Default for MonitorConfig {
@@ -93,6 +99,7 @@ impl Default for MonitorConfig {
             costs: CostTable::default(),
             quantum: 10_000,
             timeslice: 4_000_000,
+            patch_privileged: true,
         }
     }
 }
@@ -120,6 +127,7 @@ pub struct Monitor {
     pub(crate) costs: CostTable,
     pub(crate) quantum: u64,
     pub(crate) timeslice: u64,
+    pub(crate) patch: bool,
     pub(crate) now: u64,
 }
 
@@ -158,6 +166,17 @@ impl Monitor {
             }
             booted.push(vm);
         }
+        if config.patch_privileged {
+            let all = booted.iter_mut().flat_map(|vm| vm.vcpus.iter_mut());
+            for (n, v) in all.enumerate() {
+                v.regs_page = Some(regpage::page_address(n).ok_or_else(|| {
+                    MonitorError::Config(format!(
+                        "more than {} vCPUs in all: too many for register pages (turn patching off)",
+                        regpage::MAX_PAGES
+                    ))
+                })?);
+            }
+        }
         Ok(Monitor {
             vms: booted,
             pcpus: (0..cpus).map(|_| PhysCpu::default()).collect(),
@@ -165,6 +184,7 @@ impl Monitor {
             costs: config.costs,
             quantum: config.quantum.max(1),
             timeslice: config.timeslice.max(1),
+            patch: config.patch_privileged,
             now: machine.cycles(),
         })
     }

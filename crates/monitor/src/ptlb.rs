@@ -31,6 +31,12 @@ pub enum Slot {
         /// First guest chunk of the pair.
         first_chunk: u64,
     },
+    /// The register page ([`crate::regpage`]) of the vCPU of VM `vm` that
+    /// runs on this CPU.
+    Registers {
+        /// The VM.
+        vm: usize,
+    },
     /// The translation of guest TLB entry `guest_index` of a vCPU of VM `vm`.
     Guest {
         /// The VM.
@@ -78,20 +84,44 @@ impl PhysTlb {
         key: u64,
         first_chunk: u64,
     ) {
-        let found = (0..KERNEL_SLOTS).find(
-            |&i| matches!(self.slots[i], Slot::Kernel { vm: v, key: k, .. } if v == vm && k == key),
+        let slot = Slot::Kernel {
+            vm,
+            key,
+            first_chunk,
+        };
+        self.insert_in_kernel_part(
+            cpu,
+            entry,
+            slot,
+            |s| matches!(s, Slot::Kernel { vm: v, key: k, .. } if v == vm && k == key),
         );
+    }
+
+    /// Installs `entry`, the mapping of the register page of the vCPU (of
+    /// VM `vm`) running here, among the kernel-segment slots.
+    pub fn insert_registers(&mut self, cpu: &mut Cpu, entry: TlbEntry, vm: usize) {
+        self.insert_in_kernel_part(cpu, entry, Slot::Registers { vm }, |s| {
+            matches!(s, Slot::Registers { .. })
+        });
+    }
+
+    /// Writes `entry` as `slot` into the kernel part: over the slot `same`
+    /// finds, else round-robin.
+    fn insert_in_kernel_part(
+        &mut self,
+        cpu: &mut Cpu,
+        entry: TlbEntry,
+        slot: Slot,
+        same: impl Fn(Slot) -> bool,
+    ) {
+        let found = (0..KERNEL_SLOTS).find(|&i| same(self.slots[i]));
         let i = found.unwrap_or_else(|| {
             let i = self.next_kernel;
             self.next_kernel = (i + 1) % KERNEL_SLOTS;
             i
         });
         cpu.tlb_write(i, entry);
-        self.slots[i] = Slot::Kernel {
-            vm,
-            key,
-            first_chunk,
-        };
+        self.slots[i] = slot;
     }
 
     /// Installs `entry`, the machine translation of guest TLB entry
@@ -160,7 +190,7 @@ impl PhysTlb {
                             .iter()
                             .any(|&g| g != u64::MAX && (g..g + pages).contains(&guest_page))
                 }
-                Slot::Empty => false,
+                Slot::Registers { .. } | Slot::Empty => false,
             })
             .collect()
     }

@@ -78,14 +78,15 @@ impl MonitorReport {
         let ms = |c: u64| c as f64 * 1e3 / cpu_hz as f64;
         let _ = writeln!(
             t,
-            "monitor time per VM in ms (costs: trap {} + TLB write {} / other priv {} / kernel TLB fault {} / l2tlb refill {} / reflection {} / device {} cycles):",
+            "monitor time per VM in ms (costs: trap {} + TLB write {} / other priv {} / kernel TLB fault {} / l2tlb refill {} / reflection {} / device {} / rewrite {} cycles):",
             self.costs.trap,
             self.costs.tlb_write,
             self.costs.other_priv,
             self.costs.kernel_tlb_fault,
             self.costs.l2tlb_refill,
             self.costs.reflect,
-            self.costs.device
+            self.costs.device,
+            self.costs.patch
         );
         let _ = writeln!(
             t,
@@ -120,7 +121,7 @@ impl MonitorReport {
         }
         let _ = writeln!(
             t,
-            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "counts",
             "tlbwrite",
             "otherpriv",
@@ -129,13 +130,14 @@ impl MonitorReport {
             "forwarded",
             "reflected",
             "device",
-            "waits"
+            "waits",
+            "patched"
         );
         for vm in &self.vms {
             let s = &vm.total;
             let _ = writeln!(
                 t,
-                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 vm.name,
                 s.tlb_writes,
                 s.other_privs,
@@ -144,7 +146,8 @@ impl MonitorReport {
                 s.l2tlb_misses,
                 s.reflected,
                 s.device_accesses,
-                s.waits
+                s.waits,
+                s.patches
             );
         }
         for vm in &self.vms {

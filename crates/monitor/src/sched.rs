@@ -163,7 +163,15 @@ impl Monitor {
             } else {
                 until
             };
-            match m.run_cpu_raw(p, run_until) {
+            let page = self.vms[vi].vcpus[ci].regs_page;
+            if let Some(page) = page {
+                crate::regpage::publish(&mut m.mem, page, &self.vms[vi].vcpus[ci].shadow);
+            }
+            let exit = m.run_cpu_raw(p, run_until);
+            if let Some(page) = page {
+                crate::regpage::absorb(&m.mem, page, &mut self.vms[vi].vcpus[ci].shadow);
+            }
+            match exit {
                 RunExit::Limit | RunExit::Stop => {}
                 RunExit::Trap(t) => self.handle_trap(m, p, t),
                 RunExit::Halted => self.stop_vm(

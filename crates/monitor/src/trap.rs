@@ -11,12 +11,14 @@
 
 use machine::simctl::TimingMode;
 use machine::Machine;
-use mips::{Access, Cpu, Emulated, ExcCode, Exception, Trap};
+use mips::{Access, Cpu, Emulated, ExcCode, Exception, Instr, Trap};
 
 use crate::alloc::{CHUNK_SHIFT, MONITOR_RESERVED};
 use crate::cost::Work;
 use crate::ktlb;
 use crate::mmio;
+use crate::patch;
+use crate::regpage;
 use crate::sched::sync_physical;
 use crate::vcpu::{machine_entry, Vcpu, VcpuState};
 use crate::vm::VmState;
@@ -189,6 +191,7 @@ impl Monitor {
         let at = instruction_address(t);
         let next = next_pc(t);
         let costs = self.costs.clone();
+        let patching = self.patch;
         let vm = &mut self.vms[vi];
         let v = &mut vm.vcpus[ci];
         match v.shadow.emulate_privileged(&ins, at) {
@@ -196,7 +199,9 @@ impl Monitor {
             Ok(Emulated::Next) => {
                 v.shadow.pc = next;
                 v.stats.other_privs += 1;
-                Outcome::Resume(Work::OtherPriv, costs.other_priv)
+                let patched = patching && self.patch_site(m, p, vi, ci, t, &ins);
+                let extra = if patched { costs.patch } else { 0 };
+                Outcome::Resume(Work::OtherPriv, costs.other_priv + extra)
             }
             Ok(Emulated::Eret(target)) => {
                 v.shadow.pc = target;
@@ -234,6 +239,47 @@ impl Monitor {
         }
     }
 
+    /// Rewrites the privileged instruction of trap `t` (just emulated) in
+    /// guest memory, if [`patch::rewrite`] has a rewrite for it; true when
+    /// it did. The instruction is found through the physical CPU's TLB,
+    /// which just fetched it, and must still be the word that trapped.
+    fn patch_site(
+        &mut self,
+        m: &mut Machine,
+        p: usize,
+        vi: usize,
+        ci: usize,
+        t: &Trap,
+        ins: &Instr,
+    ) -> bool {
+        let at = instruction_address(t);
+        let Ok(tr) = m.cpus[p].translate(at, Access::Fetch) else {
+            return false;
+        };
+        let word = |k: u64| m.mem.read_u32(tr.pa + 4 * k).ok();
+        if word(0).map(mips::decode) != Some(*ins) {
+            return false;
+        }
+        let on_page = |k: u64| (tr.pa & 0xfff) + 4 * k < 0x1000;
+        let following = match (on_page(2), word(1), word(2)) {
+            (true, Some(a), Some(b)) => Some([a, b]),
+            _ => None,
+        };
+        let Some(rewrite) = patch::rewrite(ins, t.in_delay_slot, following) else {
+            return false;
+        };
+        for (k, &w) in rewrite.words.iter().enumerate() {
+            if m.mem.write_u32(tr.pa + 4 * k as u64, w).is_err() {
+                return false;
+            }
+        }
+        let v = &mut self.vms[vi].vcpus[ci];
+        rewrite.complete(&mut v.shadow, at);
+        v.stats.patches += 1;
+        tracing::trace!(target: "monitor::patch", cpu = p, vm = vi, "rewrote {ins:?} at {at:#x} into {:x?}", rewrite.words);
+        true
+    }
+
     /// Handles a TLB exception at a guest address.
     #[allow(clippy::too_many_arguments)]
     fn tlb_fault(
@@ -255,6 +301,16 @@ impl Monitor {
         };
         let costs = self.costs.clone();
         let in_kernel = self.vms[vi].vcpus[ci].in_kernel();
+        let regs_page = self.vms[vi].vcpus[ci].regs_page;
+        if let (true, true, Some(page)) = (in_kernel, regpage::contains(va), regs_page) {
+            // A rewritten instruction reaches the register page.
+            let entry = regpage::tlb_entry(page);
+            self.pcpus[p]
+                .tlb
+                .insert_registers(&mut m.cpus[p], entry, vi);
+            self.vms[vi].vcpus[ci].stats.kernel_tlb_faults += 1;
+            return Outcome::Resume(Work::KernelTlbFault, costs.kernel_tlb_fault);
+        }
         if in_kernel {
             if let Some(gpa) = ktlb::unmapped_gpa(va) {
                 return self.kernel_tlb_fault(m, p, vi, ci, t, va, gpa, access, now_ns, node);

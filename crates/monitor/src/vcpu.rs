@@ -52,6 +52,9 @@ pub struct Vcpu {
     pub(crate) wait_start: u64,
     /// The exception vector the monitor last sent it to.
     pub(crate) last_vector: u64,
+    /// Machine address of its register page ([`crate::regpage`]), when the
+    /// monitor rewrites privileged instructions.
+    pub(crate) regs_page: Option<u64>,
 }
 
 impl Vcpu {
@@ -69,6 +72,7 @@ impl Vcpu {
             turn_start: 0,
             wait_start: 0,
             last_vector: u64::MAX,
+            regs_page: None,
         }
     }
 

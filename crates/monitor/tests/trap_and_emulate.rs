@@ -15,6 +15,11 @@ const T0: u32 = 8;
 const T1: u32 = 9;
 const T2: u32 = 10;
 const T3: u32 = 11;
+const S0: u32 = 16;
+const S1: u32 = 17;
+const S2: u32 = 18;
+const S3: u32 = 19;
+const SP: u32 = 29;
 
 // CP0 registers.
 const ENTRYLO0: u32 = 2;
@@ -71,6 +76,30 @@ fn mtc0(rt: u32, rd: u32, sel: u32) -> u32 {
 fn dmtc0(rt: u32, rd: u32, sel: u32) -> u32 {
     0x40a0_0000 | (rt << 16) | (rd << 11) | sel
 }
+fn dmfc0(rt: u32, rd: u32, sel: u32) -> u32 {
+    0x4020_0000 | (rt << 16) | (rd << 11) | sel
+}
+fn di(rt: u32) -> u32 {
+    0x4160_6000 | (rt << 16)
+}
+fn andi(rt: u32, rs: u32, imm: u32) -> u32 {
+    i_type(0x0c, rs, rt, imm)
+}
+fn addu(rd: u32, rs: u32, rt: u32) -> u32 {
+    special(rs, rt, rd, 0, 0x21)
+}
+fn sll(rd: u32, rt: u32, sa: u32) -> u32 {
+    special(0, rt, rd, sa, 0x00)
+}
+/// `bne rs, rt` from instruction `at` to instruction `to` (indices).
+fn bne(rs: u32, rt: u32, at: usize, to: usize) -> u32 {
+    i_type(0x05, rs, rt, (to as i64 - at as i64 - 1) as u32)
+}
+fn cache(op: u32, base: u32, off: u32) -> u32 {
+    i_type(0x2f, base, op, off)
+}
+const EI: u32 = 0x4160_6020;
+const EHB: u32 = 0x0000_00c0;
 const TLBWI: u32 = 0x4200_0002;
 const ERET: u32 = 0x4200_0018;
 const WAIT: u32 = 0x4200_0020;
@@ -161,13 +190,26 @@ fn vm(name: &str, kernel: Vec<u8>) -> VmConfig {
 
 /// A machine of `cpus` CPUs running `vms` on the monitor.
 fn start(cpus: u32, vms: &[VmConfig]) -> (Machine, Monitor) {
+    start_with(cpus, vms, MonitorConfig::default())
+}
+
+/// [`start`] with a monitor configuration.
+fn start_with(cpus: u32, vms: &[VmConfig], config: MonitorConfig) -> (Machine, Monitor) {
     let mut c = MachineConfig::new(Vec::new(), None);
     c.cpus = cpus;
     c.nodes = cpus;
     c.mem_bytes = 512 << 20;
     let mut m = Machine::new_unbooted(&c).unwrap();
-    let mon = Monitor::new(&mut m, vms, MonitorConfig::default()).unwrap();
+    let mon = Monitor::new(&mut m, vms, config).unwrap();
     (m, mon)
+}
+
+/// The monitor configuration with privileged-instruction rewriting on or off.
+fn patching(on: bool) -> MonitorConfig {
+    MonitorConfig {
+        patch_privileged: on,
+        ..MonitorConfig::default()
+    }
 }
 
 #[test]
@@ -189,6 +231,121 @@ fn privileged_instructions_run_on_the_virtual_cp0_and_devices_are_emulated() {
     );
     // The physical CPU's own Compare was never touched by the guest.
     assert_eq!(m.cpus[0].cp0.compare, 0);
+}
+
+/// A guest that runs, five times over, every kind of rewritable privileged
+/// instruction (`ei`, the `local_irq_save` idiom, `di`, `dmfc0`, `cache`)
+/// and checks Status.IE through trapping `mfc0`s; it exits with
+/// `IE saved | IE after irq_save << 4 | IE after ei << 8 | sum of EPC << 12`.
+fn rewritable_guest() -> Vec<u32> {
+    let mut c = li32(SP, 0x8020_0000);
+    c.extend(li32(T0, 0x12));
+    c.push(dmtc0(T0, EPC, 0));
+    c.extend([or(S0, 0, 0), or(S1, 0, 0), or(S2, 0, 0), or(S3, 0, 0)]);
+    c.extend(li32(T2, 5));
+    let top = c.len();
+    c.extend([EI, di(T3), andi(T3, T3, 1), EHB]);
+    c.extend([mfc0(T1, STATUS, 0), andi(T1, T1, 1)]);
+    c.extend([addu(S0, S0, T3), addu(S1, S1, T1)]);
+    c.extend([EI, mfc0(T1, STATUS, 0), andi(T1, T1, 1), addu(S2, S2, T1)]);
+    c.extend([di(0), dmfc0(T1, EPC, 0), addu(S3, S3, T1)]);
+    c.push(cache(0x15, SP, 0));
+    c.push(addiu(T2, T2, 0xffff));
+    c.push(bne(T2, 0, c.len(), top));
+    c.push(NOP);
+    c.extend([sll(S1, S1, 4), sll(S2, S2, 8), sll(S3, S3, 12)]);
+    c.extend([or(S0, S0, S1), or(S0, S0, S2), or(S0, S0, S3)]);
+    c.extend(exit_with(S0));
+    c
+}
+
+#[test]
+fn rewritten_privileged_instructions_keep_their_meaning_and_stop_trapping() {
+    let run = |on: bool| {
+        let (mut m, mut mon) = start_with(
+            1,
+            &[vm("a", kernel(&rewritable_guest(), &[]))],
+            patching(on),
+        );
+        // The kernel is loaded at guest-physical 1 MiB, in guest chunk 0;
+        // its first `ei` is instruction 14.
+        let chunk = mon.vms[0].pmap.chunk(0).expect("kernel chunk backed");
+        let ei_at = (u64::from(chunk) << 24) + 0x10_0000 + 4 * 14;
+        assert!(mon.run_for(&mut m, 2_000_000));
+        let ei_word = m.mem.read_u32(ei_at).unwrap();
+        (
+            mon.vms[0].state.clone(),
+            mon.vms[0].vcpus[0].stats.clone(),
+            ei_word,
+        )
+    };
+    let (state_on, on, ei_on) = run(true);
+    let (state_off, off, ei_off) = run(false);
+    let expected = 5 | (5 << 8) | ((5 * 0x12) << 12);
+    assert_eq!(state_on, VmState::Exited(expected));
+    assert_eq!(state_off, VmState::Exited(expected));
+    // dmtc0 EPC, ei twice, the idiom, di, dmfc0 and cache: rewritten on
+    // their first trap, and never trapping again (6 sites x 4 more runs).
+    assert_eq!(on.patches, 7);
+    assert_eq!(off.patches, 0);
+    assert_eq!(off.other_privs - on.other_privs, 6 * 4);
+    assert_eq!(ei_off, EI, "without patching the guest's code is untouched");
+    assert!(monitor::patch::is_rewritten(ei_on), "{ei_on:#x}");
+    assert_ne!(ei_on, EI);
+}
+
+#[test]
+fn an_interrupt_a_rewritten_ei_enables_is_delivered() {
+    // Pass 1 runs `ei` (rewritten) and `di`, arms the timer with IE off and
+    // waits for Cause.TI (a rewritten read); pass 2 runs the rewritten `ei`
+    // and spins. The interrupt handler exits with ExcCode (0 = Int) | 0x40.
+    let ebase = 0x8010_1000u32;
+    let mut c = li32(T0, ebase);
+    c.push(mtc0(T0, EBASE.0, EBASE.1));
+    c.extend(li32(SP, 0x8020_0000));
+    c.push(or(T2, 0, 0));
+    let top = c.len();
+    c.push(EI);
+    let to_spin = c.len();
+    c.extend([0, NOP]); // bne t2, zero, spin (patched below)
+    c.push(di(0));
+    c.push(mfc0(T0, COUNT, 0));
+    c.push(addiu(T0, T0, 100));
+    c.push(mtc0(T0, COMPARE, 0));
+    c.extend(li32(T0, 0x8000 | 0x80)); // IM7, KX, IE off
+    c.push(mtc0(T0, STATUS, 0));
+    c.push(lui(T3, 0x4000)); // Cause.TI
+    let poll = c.len();
+    c.extend([mfc0(T1, CAUSE, 0), special(T1, T3, T1, 0, 0x24)]); // and t1, t1, t3
+    c.push(i_type(
+        0x04,
+        T1,
+        0,
+        (poll as i64 - c.len() as i64 - 1) as u32,
+    )); // beq t1, zero, poll
+    c.push(NOP);
+    c.push(ori(T2, 0, 1));
+    c.push(i_type(0x04, 0, 0, (top as i64 - c.len() as i64 - 1) as u32)); // b top
+    c.push(NOP);
+    let spin = c.len();
+    c.extend(SPIN);
+    c[to_spin] = bne(T2, 0, to_spin, spin);
+    let mut handler = vec![
+        mfc0(T0, CAUSE, 0),
+        srl(T0, T0, 2),
+        0x3108_001f,
+        ori(T0, T0, 0x40),
+    ];
+    handler.extend(exit_with(T0));
+    let extra = vec![(u64::from(ebase) as i32 as i64 as u64 + 0x180, handler)];
+    for on in [true, false] {
+        let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&c, &extra))], patching(on));
+        let ended = mon.run_for(&mut m, 2_000_000);
+        let v = &mon.vms[0].vcpus[0];
+        assert!(ended, "patching {on}: no interrupt: {:?}", v.stats);
+        assert_eq!(mon.vms[0].state, VmState::Exited(0x40), "patching {on}");
+        assert_eq!(mon.vms[0].vcpus[0].stats.patches > 0, on);
+    }
 }
 
 #[test]

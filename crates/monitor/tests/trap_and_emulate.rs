@@ -134,6 +134,20 @@ fn exit_with(rs: u32) -> Vec<u32> {
     v
 }
 
+/// A general exception handler at `ebase` + 0x180 that exits with the
+/// virtual Cause's ExcCode | 0x40 (so an interrupt exits with 0x40): the
+/// (address, words) segment for [`kernel`].
+fn exit_on_exception(ebase: u32) -> (u64, Vec<u32>) {
+    let mut handler = vec![
+        mfc0(T0, CAUSE, 0),
+        srl(T0, T0, 2),
+        0x3108_001f, // andi t0, t0, 31
+        ori(T0, T0, 0x40),
+    ];
+    handler.extend(exit_with(T0));
+    (u64::from(ebase) as i32 as i64 as u64 + 0x180, handler)
+}
+
 /// Kernel entry, where the code is loaded (kseg0, guest-physical 1 MiB).
 const ENTRY: u64 = 0xffff_ffff_8010_0000;
 
@@ -330,14 +344,7 @@ fn an_interrupt_a_rewritten_ei_enables_is_delivered() {
     let spin = c.len();
     c.extend(SPIN);
     c[to_spin] = bne(T2, 0, to_spin, spin);
-    let mut handler = vec![
-        mfc0(T0, CAUSE, 0),
-        srl(T0, T0, 2),
-        0x3108_001f,
-        ori(T0, T0, 0x40),
-    ];
-    handler.extend(exit_with(T0));
-    let extra = vec![(u64::from(ebase) as i32 as i64 as u64 + 0x180, handler)];
+    let extra = vec![exit_on_exception(ebase)];
     for on in [true, false] {
         let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&c, &extra))], patching(on));
         let ended = mon.run_for(&mut m, 2_000_000);
@@ -420,14 +427,7 @@ fn wait_deschedules_until_the_virtual_timer_fires() {
     code.push(mtc0(T0, STATUS, 0));
     code.push(WAIT);
     code.extend(SPIN);
-    let mut handler = vec![
-        mfc0(T0, CAUSE, 0),
-        srl(T0, T0, 2),
-        0x3108_001f,
-        ori(T0, T0, 0x40),
-    ];
-    handler.extend(exit_with(T0));
-    let extra = vec![(u64::from(ebase) as i32 as i64 as u64 + 0x180, handler)];
+    let extra = vec![exit_on_exception(ebase)];
     let (mut m, mut mon) = start(1, &[vm("a", kernel(&code, &extra))]);
     assert!(mon.run_for(&mut m, 1_000_000));
     assert_eq!(mon.vms[0].state, VmState::Exited(0x40));

@@ -720,7 +720,8 @@ impl Cpu {
             return Err(Exception::new(ExcCode::Ri));
         }
         Ok(match rd {
-            0 => self.cpu_num as u64,
+            // CPUNum is EBase.CPUNum (which a monitor sets to the vCPU's).
+            0 => self.cp0.ebase & 0x3ff,
             1 => 32,
             2 => sx32(self.count_at(self.now(pc)) as u64),
             3 => 2,

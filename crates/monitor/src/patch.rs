@@ -13,15 +13,17 @@
 //! | `di` | `sd $zero, IE($zero)` | interrupts are off while the IE word is zero |
 //! | `ei` | `sd $sp, IE($zero)` | kernel code always has a non-zero stack pointer |
 //! | `di rX; andi rX, rX, 1; ehb` (`local_irq_save`) | `ld rX, IE; sd $zero, IE; sltu rX, $zero, rX` | rX gets the old IE bit, IE is cleared |
+//! | `mfc0`/`dmfc0 rt, Count` | `rdhwr rt, $2` | the hardware register CC is the physical Count, which the monitor keeps equal to the virtual Count while the vCPU runs, and `rdhwr` is allowed in the guest kernel's mode |
 //! | `cache` | `nop` | the monitor emulates every cache operation as nothing: the machine's caches are coherent with instruction fetch and DMA |
 //!
-//! Nothing else is rewritten: Count, Random and Status reads (they change
-//! without the monitor), writes with side effects (Status, EntryHi's ASID,
+//! Nothing else is rewritten: Random and Status reads (they change without
+//! the monitor), writes with side effects (Status, EntryHi's ASID,
 //! Compare, Wired, Cause), TLB instructions, `eret`, `wait`, and `di rX`
 //! outside the `local_irq_save` idiom keep trapping. A virtual interrupt
 //! that a rewritten `ei` enables is delivered at the next entry into the
 //! monitor (a trap or the end of the scheduling quantum) instead of at once.
 
+use mips::cp0::reg;
 use mips::{decode, Instr};
 
 use crate::regpage::{self, IE_OFFSET, REGPAGE_VA};
@@ -82,6 +84,11 @@ fn andi(rt: u8, rs: u8, imm: u16) -> u32 {
     (0x0c << 26) | (u32::from(rs) << 21) | (u32::from(rt) << 16) | u32::from(imm)
 }
 
+/// `rdhwr rt, $2` (CC, the cycle counter: Count).
+fn rdhwr_cc(rt: u8) -> u32 {
+    (0x1f << 26) | (u32::from(rt & 31) << 16) | (2 << 11) | 0x3b
+}
+
 /// `sltu rd, rs, rt`.
 fn sltu(rd: u8, rs: u8, rt: u8) -> u32 {
     (u32::from(rs) << 21) | (u32::from(rt) << 16) | (u32::from(rd) << 11) | 0x2b
@@ -94,6 +101,16 @@ fn sltu(rd: u8, rs: u8, rt: u8) -> u32 {
 pub fn rewrite(ins: &Instr, in_delay_slot: bool, following: Option<[u32; 2]>) -> Option<Rewrite> {
     let slot = |rd: u8, sel: u8| regpage::slot_offset(rd, sel);
     match *ins {
+        Instr::Mfc0 {
+            rt,
+            rd: reg::COUNT,
+            sel: 0,
+        }
+        | Instr::Dmfc0 {
+            rt,
+            rd: reg::COUNT,
+            sel: 0,
+        } => Rewrite::one(rdhwr_cc(rt)),
         Instr::Mfc0 { rt, rd, sel } if regpage::readable(rd, sel) => {
             Rewrite::one(page_access(LW, rt, slot(rd, sel)))
         }
@@ -131,6 +148,7 @@ pub fn is_rewritten(word: u32) -> bool {
         | Instr::Ld { base: 0, off, .. }
         | Instr::Sw { base: 0, off, .. }
         | Instr::Sd { base: 0, off, .. } => regpage::contains((off as i64) as u64),
+        Instr::Rdhwr { rd: 2, .. } => true,
         _ => word == NOP,
     }
 }
@@ -138,7 +156,6 @@ pub fn is_rewritten(word: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mips::cp0::reg;
 
     fn di(rt: u8) -> u32 {
         0x4160_6000 | (u32::from(rt) << 16)
@@ -234,7 +251,7 @@ mod tests {
         let keep = [
             Instr::Mfc0 {
                 rt: 2,
-                rd: reg::COUNT,
+                rd: reg::RANDOM,
                 sel: 0,
             },
             Instr::Mfc0 {
@@ -324,6 +341,22 @@ mod tests {
         );
         assert_eq!(rewrite(&Instr::Di { rt: 5 }, true, idiom), None);
         assert_eq!(rewrite(&Instr::Di { rt: 5 }, false, None), None);
+    }
+
+    #[test]
+    fn count_reads_become_reads_of_the_cycle_counter() {
+        let r = rewrite(
+            &Instr::Mfc0 {
+                rt: 7,
+                rd: reg::COUNT,
+                sel: 0,
+            },
+            false,
+            None,
+        )
+        .unwrap();
+        assert_eq!(decode(r.words[0]), Instr::Rdhwr { rt: 7, rd: 2 });
+        assert!(is_rewritten(r.words[0]));
     }
 
     #[test]

@@ -309,6 +309,34 @@ fn rewritten_privileged_instructions_keep_their_meaning_and_stop_trapping() {
 }
 
 #[test]
+fn a_rewritten_count_read_sees_the_virtual_count() {
+    // Count := 0x1000_0000; read it twice at one site (rewritten into
+    // `rdhwr $2` after the first) and exit with the second value minus
+    // 0x1000_0000: a few ticks, had the physical Count not followed the
+    // virtual one it would be far off.
+    let mut c = li32(T0, 0x1000_0000);
+    c.push(mtc0(T0, COUNT, 0));
+    c.extend(li32(T2, 2));
+    let top = c.len();
+    c.push(mfc0(T1, COUNT, 0));
+    c.push(addiu(T2, T2, 0xffff));
+    c.push(bne(T2, 0, c.len(), top));
+    c.push(NOP);
+    c.push(lui(T0, 0x1000));
+    c.push(special(T1, T0, T1, 0, 0x23)); // subu t1, t1, t0
+    c.extend(exit_with(T1));
+    for on in [true, false] {
+        let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&c, &[]))], patching(on));
+        assert!(mon.run_for(&mut m, 1_000_000));
+        let VmState::Exited(ticks) = mon.vms[0].state.clone() else {
+            panic!("patching {on}: {:?}", mon.vms[0].state);
+        };
+        assert!(ticks < 200, "patching {on}: Count advanced {ticks} ticks");
+        assert_eq!(mon.vms[0].vcpus[0].stats.patches, u64::from(on));
+    }
+}
+
+#[test]
 fn an_interrupt_a_rewritten_ei_enables_is_delivered() {
     // Pass 1 runs `ei` (rewritten) and `di`, arms the timer with IE off and
     // waits for Cause.TI (a rewritten read); pass 2 runs the rewritten `ei`

@@ -69,55 +69,85 @@ pub fn contains(va: u64) -> bool {
 /// before the guest runs stays exact while it runs: a read of them may
 /// become a load. Not Random and Count (they change with time), nor Status
 /// (its IE bit lives in the IE word, which rewritten `di`/`ei` change).
+const READABLE: [(u8, u8); 30] = [
+    (reg::INDEX, 0),
+    (reg::ENTRYLO0, 0),
+    (reg::ENTRYLO1, 0),
+    (reg::CONTEXT, 0),
+    (reg::CONTEXT, 2),
+    (reg::PAGEMASK, 0),
+    (reg::WIRED, 0),
+    (reg::HWRENA, 0),
+    (reg::BADVADDR, 0),
+    (reg::ENTRYHI, 0),
+    (reg::COMPARE, 0),
+    (reg::STATUS, 1),
+    (reg::CAUSE, 0),
+    (reg::EPC, 0),
+    (reg::PRID, 0),
+    (reg::PRID, 1),
+    (reg::CONFIG, 0),
+    (reg::CONFIG, 1),
+    (reg::CONFIG, 2),
+    (reg::CONFIG, 3),
+    (reg::CONFIG, 7),
+    (reg::XCONTEXT, 0),
+    (reg::ERROREPC, 0),
+    (reg::KSCRATCH, 0),
+    (reg::KSCRATCH, 2),
+    (reg::KSCRATCH, 3),
+    (reg::KSCRATCH, 4),
+    (reg::KSCRATCH, 5),
+    (reg::KSCRATCH, 6),
+    (reg::KSCRATCH, 7),
+];
+
+/// Registers a guest write of which may become a store, with their width
+/// (`true`: 64-bit, written with `dmtc0`/`sd`; `false`: 32-bit, `mtc0`/`sw`).
+/// They are plain storage until an instruction that traps uses them
+/// (`tlbwi`, `eret`), and [`absorb`] has taken them back by then. Writes of
+/// other registers have side effects (mode, ASID, timer, TLB random index)
+/// and keep trapping.
+const WRITABLE: [(u8, u8, bool); 13] = [
+    (reg::ENTRYLO0, 0, true),
+    (reg::ENTRYLO1, 0, true),
+    (reg::EPC, 0, true),
+    (reg::ERROREPC, 0, true),
+    (reg::KSCRATCH, 0, true),
+    (reg::KSCRATCH, 2, true),
+    (reg::KSCRATCH, 3, true),
+    (reg::KSCRATCH, 4, true),
+    (reg::KSCRATCH, 5, true),
+    (reg::KSCRATCH, 6, true),
+    (reg::KSCRATCH, 7, true),
+    (reg::INDEX, 0, false),
+    (reg::PAGEMASK, 0, false),
+];
+
+/// True when a read of CP0 register (`rd`, `sel`) may become a load from
+/// its slot (see [`READABLE`]).
 pub fn readable(rd: u8, sel: u8) -> bool {
-    matches!(
-        (rd, sel),
-        (reg::INDEX, 0)
-            | (reg::ENTRYLO0, 0)
-            | (reg::ENTRYLO1, 0)
-            | (reg::CONTEXT, 0 | 2)
-            | (reg::PAGEMASK, 0)
-            | (reg::WIRED, 0)
-            | (reg::HWRENA, 0)
-            | (reg::BADVADDR, 0)
-            | (reg::ENTRYHI, 0)
-            | (reg::COMPARE, 0)
-            | (reg::STATUS, 1)
-            | (reg::CAUSE, 0)
-            | (reg::EPC, 0)
-            | (reg::PRID, 0 | 1)
-            | (reg::CONFIG, 0..=3 | 7)
-            | (reg::XCONTEXT, 0)
-            | (reg::ERROREPC, 0)
-            | (reg::KSCRATCH, 0 | 2..=7)
-    )
+    READABLE.contains(&(rd, sel))
 }
 
-/// How a guest write of a register may become a store: `Some(true)` for a
-/// 64-bit register written with `dmtc0` (a `sd`), `Some(false)` for a
-/// 32-bit one written with `mtc0` (a `sw`), `None` when the write must trap
-/// (it has side effects: mode, ASID, timer, TLB random index ...). These
-/// registers are plain storage until an instruction that traps uses them
-/// (`tlbwi`, `eret`), and [`absorb`] has taken them back by then.
+/// How a guest write of (`rd`, `sel`) may become a store: `Some(true)` for
+/// a 64-bit register written with `dmtc0` (a `sd`), `Some(false)` for a
+/// 32-bit one written with `mtc0` (a `sw`), `None` when it must trap.
 pub fn writable(rd: u8, sel: u8) -> Option<bool> {
-    match (rd, sel) {
-        (reg::ENTRYLO0, 0) | (reg::ENTRYLO1, 0) | (reg::EPC, 0) | (reg::ERROREPC, 0) => Some(true),
-        (reg::KSCRATCH, 0 | 2..=7) => Some(true),
-        (reg::INDEX, 0) | (reg::PAGEMASK, 0) => Some(false),
-        _ => None,
-    }
+    WRITABLE
+        .iter()
+        .find(|&&(r, s, _)| (r, s) == (rd, sel))
+        .map(|&(_, _, wide)| wide)
 }
 
-/// Every (rd, sel) pair, for walking the slots.
-fn all_registers() -> impl Iterator<Item = (u8, u8)> {
-    (0..32u8).flat_map(|rd| (0..8u8).map(move |sel| (rd, sel)))
-}
+/// The bytes of the page that [`publish`] and [`absorb`] use.
+const USED_BYTES: usize = (IE_OFFSET + 8) as usize;
 
 /// Writes `shadow`'s virtual CP0 into the register page at machine address
 /// `page`: every readable slot, and the IE word.
 pub fn publish(mem: &mut PhysMem, page: u64, shadow: &Cpu) {
-    let mut bytes = [0u8; (IE_OFFSET + 8) as usize];
-    for (rd, sel) in all_registers().filter(|&(rd, sel)| readable(rd, sel)) {
+    let mut bytes = [0u8; USED_BYTES];
+    for (rd, sel) in READABLE {
         let at = slot_offset(rd, sel) as usize;
         bytes[at..at + 8].copy_from_slice(&shadow.read_cp0(rd, sel).to_le_bytes());
     }
@@ -128,10 +158,10 @@ pub fn publish(mem: &mut PhysMem, page: u64, shadow: &Cpu) {
 }
 
 /// Takes what the guest may have stored in the register page at `page`
-/// into `shadow`'s virtual CP0: the writable registers (with the masks a
-/// `mtc0`/`dmtc0` applies) and Status.IE from the IE word.
+/// into `shadow`'s virtual CP0: the writable registers that changed (with
+/// the masks a `mtc0`/`dmtc0` applies) and Status.IE from the IE word.
 pub fn absorb(mem: &PhysMem, page: u64, shadow: &mut Cpu) {
-    let mut bytes = [0u8; (IE_OFFSET + 8) as usize];
+    let mut bytes = [0u8; USED_BYTES];
     if mem.read_bytes(page, &mut bytes).is_err() {
         return;
     }
@@ -139,14 +169,14 @@ pub fn absorb(mem: &PhysMem, page: u64, shadow: &mut Cpu) {
         let at = at as usize;
         u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
     };
-    for (rd, sel) in all_registers() {
-        if let Some(wide) = writable(rd, sel) {
-            let v = word(slot_offset(rd, sel));
-            let v = if wide {
-                v
-            } else {
-                v as u32 as i32 as i64 as u64
-            };
+    for (rd, sel, wide) in WRITABLE {
+        let v = word(slot_offset(rd, sel));
+        let v = if wide {
+            v
+        } else {
+            v as u32 as i32 as i64 as u64
+        };
+        if v != shadow.read_cp0(rd, sel) {
             shadow.write_cp0(rd, sel, v, wide);
         }
     }
@@ -166,6 +196,18 @@ mod tests {
         let mut c = Cpu::new(0);
         c.set_status(status::KX | status::SX | status::UX | status::IE);
         c
+    }
+
+    /// Every (rd, sel) pair.
+    fn all_registers() -> impl Iterator<Item = (u8, u8)> {
+        (0..32u8).flat_map(|rd| (0..8u8).map(move |sel| (rd, sel)))
+    }
+
+    #[test]
+    fn every_writable_register_is_readable() {
+        for (rd, sel, _) in WRITABLE {
+            assert!(readable(rd, sel), "({rd}, {sel})");
+        }
     }
 
     #[test]

@@ -127,7 +127,6 @@ pub struct Monitor {
     pub(crate) costs: CostTable,
     pub(crate) quantum: u64,
     pub(crate) timeslice: u64,
-    pub(crate) patch: bool,
     pub(crate) now: u64,
 }
 
@@ -184,7 +183,6 @@ impl Monitor {
             costs: config.costs,
             quantum: config.quantum.max(1),
             timeslice: config.timeslice.max(1),
-            patch: config.patch_privileged,
             now: machine.cycles(),
         })
     }

@@ -140,8 +140,9 @@ pub fn rewrite(ins: &Instr, in_delay_slot: bool, following: Option<[u32; 2]>) ->
     }
 }
 
-/// True when `word` is an instruction this module writes (a guard against
-/// rewriting twice, and for tests).
+/// True when `word` is an instruction this module writes (for tests and
+/// inspection; a rewritten word is never privileged, so it cannot trap and
+/// be rewritten again).
 pub fn is_rewritten(word: u32) -> bool {
     match decode(word) {
         Instr::Lw { base: 0, off, .. }

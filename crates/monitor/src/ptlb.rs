@@ -31,12 +31,9 @@ pub enum Slot {
         /// First guest chunk of the pair.
         first_chunk: u64,
     },
-    /// The register page ([`crate::regpage`]) of the vCPU of VM `vm` that
-    /// runs on this CPU.
-    Registers {
-        /// The VM.
-        vm: usize,
-    },
+    /// The register page ([`crate::regpage`]) of the vCPU that runs on this
+    /// CPU (the TLB is flushed when another vCPU is loaded).
+    Registers,
     /// The translation of guest TLB entry `guest_index` of a vCPU of VM `vm`.
     Guest {
         /// The VM.
@@ -97,12 +94,10 @@ impl PhysTlb {
         );
     }
 
-    /// Installs `entry`, the mapping of the register page of the vCPU (of
-    /// VM `vm`) running here, among the kernel-segment slots.
-    pub fn insert_registers(&mut self, cpu: &mut Cpu, entry: TlbEntry, vm: usize) {
-        self.insert_in_kernel_part(cpu, entry, Slot::Registers { vm }, |s| {
-            matches!(s, Slot::Registers { .. })
-        });
+    /// Installs `entry`, the mapping of the register page of the vCPU
+    /// running here, among the kernel-segment slots.
+    pub fn insert_registers(&mut self, cpu: &mut Cpu, entry: TlbEntry) {
+        self.insert_in_kernel_part(cpu, entry, Slot::Registers, |s| s == Slot::Registers);
     }
 
     /// Writes `entry` as `slot` into the kernel part: over the slot `same`
@@ -190,7 +185,7 @@ impl PhysTlb {
                             .iter()
                             .any(|&g| g != u64::MAX && (g..g + pages).contains(&guest_page))
                 }
-                Slot::Registers { .. } | Slot::Empty => false,
+                Slot::Registers | Slot::Empty => false,
             })
             .collect()
     }

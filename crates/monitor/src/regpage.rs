@@ -54,8 +54,7 @@ pub fn page_address(n: usize) -> Option<u64> {
 /// The TLB entry pair mapping the register page at machine address `page`:
 /// global, writable, cached; the odd page of the pair is left invalid.
 pub fn tlb_entry(page: u64) -> TlbEntry {
-    use crate::pmap::{LO_CACHED, LO_D, LO_V};
-    let lo0 = ((page >> 12) << 6) | LO_CACHED | LO_D | LO_V | LO_G;
+    let lo0 = crate::pmap::PmapEntry::new(page >> 12).lo | LO_G;
     TlbEntry::from_registers(0, REGPAGE_VA & ENTRYHI_MASK & !0xff, lo0, LO_G)
 }
 

@@ -191,7 +191,7 @@ impl Monitor {
         let at = instruction_address(t);
         let next = next_pc(t);
         let costs = self.costs.clone();
-        let patching = self.patch;
+        let patching = self.vms[vi].vcpus[ci].regs_page.is_some();
         let vm = &mut self.vms[vi];
         let v = &mut vm.vcpus[ci];
         match v.shadow.emulate_privileged(&ins, at) {
@@ -305,9 +305,7 @@ impl Monitor {
         if let (true, true, Some(page)) = (in_kernel, regpage::contains(va), regs_page) {
             // A rewritten instruction reaches the register page.
             let entry = regpage::tlb_entry(page);
-            self.pcpus[p]
-                .tlb
-                .insert_registers(&mut m.cpus[p], entry, vi);
+            self.pcpus[p].tlb.insert_registers(&mut m.cpus[p], entry);
             self.vms[vi].vcpus[ci].stats.kernel_tlb_faults += 1;
             return Outcome::Resume(Work::KernelTlbFault, costs.kernel_tlb_fault);
         }

@@ -116,9 +116,14 @@ pub struct RunArgs {
     pub restore: Option<PathBuf>,
     /// Run the guest in a virtual machine on the Disco monitor instead of
     /// on the bare machine: the VM gets --mem of memory (a multiple of 16M)
-    /// and one virtual CPU; --cpus sets the machine's physical CPUs.
+    /// and --vcpus virtual CPUs; --cpus sets the machine's physical CPUs.
     #[arg(long, conflicts_with_all = ["save_checkpoint", "restore"])]
     pub vm: bool,
+    /// With --vm: virtual CPUs of the VM (1 to 16; default 1). More than
+    /// one gives the VM a virtual Coherence Manager, CPC and GIC, as the
+    /// multiprocessor machine has. They may outnumber --cpus.
+    #[arg(long, requires = "vm", value_name = "N", default_value_t = 1)]
+    pub vcpus: u32,
     /// With --vm: never rewrite privileged instructions, so that every one
     /// traps to the monitor every time (pure trap-and-emulate).
     #[arg(long, requires = "vm")]

@@ -102,7 +102,7 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
     let vm = VmConfig {
         name: "vm0".to_string(),
         mem_bytes: guest_mem,
-        vcpus: 1,
+        vcpus: args.vcpus,
         kernel,
         initrd,
         bootargs: bootargs(args.append.as_deref()),

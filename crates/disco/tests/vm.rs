@@ -99,6 +99,41 @@ fn two_vms_boot_with_separate_consoles() {
 }
 
 #[test]
+fn multiprocessor_vms_bring_up_every_vcpu() {
+    // Field 39 of /proc/self/stat: the CPU the process runs on.
+    let cmd = "nproc; taskset -c 1 cut -d' ' -f39 /proc/self/stat; grep -c IPI /proc/interrupts";
+    let bare = run(&["run", "--cpus", "2", "--exec", cmd]);
+    let vm = run(&["run", "--vm", "--vcpus", "2", "--cpus", "2", "--exec", cmd]);
+    for out in [&bare, &vm] {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+    }
+    assert_eq!(stdout(&bare), "2\n1\n4\n");
+    assert_eq!(
+        stdout(&vm),
+        stdout(&bare),
+        "the VM is the bare machine's twin"
+    );
+    // More vCPUs than physical CPUs.
+    let crowded = run(&["run", "--vm", "--vcpus", "3", "--cpus", "1", "--exec", cmd]);
+    assert_eq!(crowded.status.code(), Some(0), "{}", stderr(&crowded));
+    assert_eq!(stdout(&crowded), "3\n1\n6\n");
+    // Two SMP VMs side by side.
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/smp-vms.toml");
+    let o = up(&example, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for line in [
+        "[left] left has 2 CPUs",
+        "[right] right has 2 CPUs",
+        "[right] cat ran on CPU 0",
+        "[right] cat ran on CPU 1",
+    ] {
+        assert!(out.contains(line), "no '{line}' in:\n{out}");
+    }
+}
+
+#[test]
 fn a_panicking_vm_does_not_stop_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vms.toml");
@@ -149,10 +184,7 @@ fn bad_vm_configurations_are_one_clear_error() {
             "two VMs are named 'a'",
         ),
         ("[machine]\ncpus = 1\n", "describes no virtual machine"),
-        (
-            "[[vm]]\nvcpus = 2\n",
-            "multiprocessor VMs are not supported yet",
-        ),
+        ("[[vm]]\nvcpus = 17\n", "a VM has 1 to 16 virtual CPUs"),
         ("[[vm]]\nkernel = \"nope\"\n", "cannot read kernel"),
         ("[[vm]]\ncolour = 3\n", "unknown field"),
     ];

@@ -10,7 +10,7 @@ use mips::{Bus, BusError, PhysMem};
 
 use crate::clock::Clock;
 use crate::cps::{Cps, CpsConfigError, CpuMmioDevice, Gic, DEFAULT_SHARED_IRQS};
-use crate::device::MmioDevice;
+use crate::device::{DeviceError, MmioDevice};
 use crate::exitdev::{ExitDevice, EXIT_DEVICE_WINDOW_SIZE};
 use crate::layout::{
     virtio_irq, virtio_window, CPC_BASE, CPC_WINDOW, EXIT_BASE, GCR_BASE, GCR_WINDOW, GIC_BASE,
@@ -31,13 +31,78 @@ pub struct CpsDevices {
     pub gic: Gic,
 }
 
+/// One of the CPS register windows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpsWindow {
+    /// Coherence Manager global configuration registers.
+    Gcr,
+    /// Cluster Power Controller.
+    Cpc,
+    /// Global Interrupt Controller.
+    Gic,
+}
+
 impl CpsDevices {
-    /// The CPS devices of a `cpus`-CPU machine, in their reset state.
-    fn new(cpus: u32) -> Result<Self, CpsConfigError> {
+    /// The CPS devices of a `cpus`-CPU machine (or VM), in their reset
+    /// state, at the board's addresses.
+    pub fn new(cpus: u32) -> Result<Self, CpsConfigError> {
         Ok(CpsDevices {
             cps: Cps::new(cpus, GCR_BASE, CPC_BASE, GIC_BASE)?,
             gic: Gic::new(cpus, DEFAULT_SHARED_IRQS)?,
         })
+    }
+
+    /// The window physical address `pa` falls in, and the offset in it.
+    pub fn decode(pa: u64) -> Option<(CpsWindow, u64)> {
+        let windows = [
+            (CpsWindow::Gcr, GCR_BASE, GCR_WINDOW),
+            (CpsWindow::Cpc, CPC_BASE, CPC_WINDOW),
+            (CpsWindow::Gic, GIC_BASE, GIC_WINDOW),
+        ];
+        windows.into_iter().find_map(|(w, base, size)| {
+            pa.checked_sub(base)
+                .filter(|off| *off < size)
+                .map(|off| (w, off))
+        })
+    }
+
+    /// Reads (`write` = `None`) or writes `size` bytes at `offset` of
+    /// `window` on behalf of CPU `cpu` at `now_ns`; a read returns the value,
+    /// a write 0.
+    pub fn access(
+        &mut self,
+        cpu: u32,
+        window: CpsWindow,
+        offset: u64,
+        size: u8,
+        write: Option<u64>,
+        now_ns: u64,
+    ) -> Result<u64, DeviceError> {
+        let (cpu, off, now) = (cpu, offset, now_ns);
+        match (window, write) {
+            (CpsWindow::Gcr, Some(v)) => self.cps.gcr_write(cpu, off, size, v, now).map(|()| 0),
+            (CpsWindow::Gcr, None) => self.cps.gcr_read(cpu, off, size, now),
+            (CpsWindow::Cpc, Some(v)) => self.cps.cpc_write(cpu, off, size, v, now).map(|()| 0),
+            (CpsWindow::Cpc, None) => self.cps.cpc_read(cpu, off, size, now),
+            (CpsWindow::Gic, Some(v)) => self.gic.write(cpu, off, size, v, now).map(|()| 0),
+            (CpsWindow::Gic, None) => self.gic.read(cpu, off, size, now),
+        }
+    }
+
+    /// Feeds the board's device interrupt outputs into the GIC's shared
+    /// interrupts: the UART's, the RTC's and virtio device `i`'s (in order).
+    pub fn set_device_lines(&mut self, uart: bool, rtc: bool, virtio: impl Iterator<Item = bool>) {
+        self.gic.set_shared_level(UART_IRQ, uart);
+        self.gic.set_shared_level(RTC_IRQ, rtc);
+        for (i, level) in virtio.enumerate() {
+            self.gic.set_shared_level(virtio_irq(i, true), level);
+        }
+    }
+
+    /// CPU `cpu`'s interrupt lines in Cause.IP layout: GIC pin p drives
+    /// `Cause.IP(p + 2)`.
+    pub fn lines_for(&self, cpu: u32) -> u8 {
+        self.gic.cpu_pins(cpu) << 2
     }
 }
 
@@ -85,9 +150,7 @@ enum Target {
     Exit,
     Rtc,
     SimCtl,
-    Gcr,
-    Cpc,
-    Gic,
+    Cps(CpsWindow),
 }
 
 impl Devices {
@@ -161,13 +224,7 @@ impl Devices {
             return Some((Target::Virtio(i), off));
         }
         self.smp.as_ref()?;
-        let cps = [
-            (Target::Gcr, GCR_BASE, GCR_WINDOW),
-            (Target::Cpc, CPC_BASE, CPC_WINDOW),
-            (Target::Gic, GIC_BASE, GIC_WINDOW),
-        ];
-        cps.into_iter()
-            .find_map(|(t, base, size)| within(base, size).map(|off| (t, off)))
+        CpsDevices::decode(pa).map(|(w, off)| (Target::Cps(w), off))
     }
 
     fn device(&mut self, t: &Target) -> Option<&mut dyn MmioDevice> {
@@ -199,15 +256,10 @@ impl Devices {
             tracing::trace!(target: "machine::dev", "{} {} +{off:#x} {write:x?} -> {r:x?}", dev.name(), size * 8);
             r
         } else {
-            let smp = self.smp.as_mut().ok_or(BusError)?;
-            let r = match (t, write) {
-                (Target::Gcr, Some(v)) => smp.cps.gcr_write(cpu, off, size, v, now).map(|()| 0),
-                (Target::Gcr, None) => smp.cps.gcr_read(cpu, off, size, now),
-                (Target::Cpc, Some(v)) => smp.cps.cpc_write(cpu, off, size, v, now).map(|()| 0),
-                (Target::Cpc, None) => smp.cps.cpc_read(cpu, off, size, now),
-                (_, Some(v)) => smp.gic.write(cpu, off, size, v, now).map(|()| 0),
-                (_, None) => smp.gic.read(cpu, off, size, now),
+            let (Some(smp), Target::Cps(window)) = (self.smp.as_mut(), t) else {
+                return Err(BusError);
             };
+            let r = smp.access(cpu, window, off, size, write, now);
             tracing::trace!(target: "machine::dev", "cps cpu{cpu} {pa:#x} {write:x?} -> {r:x?}");
             r
         };
@@ -219,12 +271,7 @@ impl Devices {
     fn sync_gic_inputs(&mut self) {
         let (uart, rtc) = (self.uart.irq_level(), self.rtc.irq_level());
         if let Some(smp) = &mut self.smp {
-            smp.gic.set_shared_level(UART_IRQ, uart);
-            smp.gic.set_shared_level(RTC_IRQ, rtc);
-            for (i, dev) in self.virtio.0.iter().enumerate() {
-                smp.gic
-                    .set_shared_level(virtio_irq(i, true), dev.irq_level());
-            }
+            smp.set_device_lines(uart, rtc, self.virtio.0.iter().map(VirtioMmio::irq_level));
         }
     }
 
@@ -241,8 +288,7 @@ impl Devices {
     /// Interrupt lines of CPU `cpu` in Cause.IP layout (bit n = IPn).
     pub fn lines_for(&self, cpu: u32) -> u8 {
         match &self.smp {
-            // GIC pin p drives Cause.IP(p + 2).
-            Some(smp) => smp.gic.cpu_pins(cpu) << 2,
+            Some(smp) => smp.lines_for(cpu),
             None if cpu == 0 => {
                 let mut lines = 0u8;
                 if self.uart.irq_level() {

@@ -48,6 +48,6 @@ pub use device::{DeviceError, MmioDevice};
 pub use elf::{kernel_virt_to_phys, parse_elf, ElfError, ElfImage, ElfSegment};
 pub use exitdev::{ExitDevice, ExitRequest};
 pub use fdt::{build_fdt, BoardDescription, CpsNodes, FdtError, UartNode};
-pub use machine::{board_description, Machine, MachineConfig, MachineError, Stop};
+pub use machine::{board_description, new_cpu, Machine, MachineConfig, MachineError, Stop};
 pub use rtc::GoldfishRtc;
 pub use uart::Uart;

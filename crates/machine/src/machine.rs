@@ -198,7 +198,7 @@ pub struct Machine {
 
 /// A CPU in its reset state; on a multiprocessor it reports the Coherence
 /// Manager (Config3.CMGCR and CMGCRBase), as every core of a CPS does.
-fn new_cpu(n: u32, smp: bool) -> Cpu {
+pub fn new_cpu(n: u32, smp: bool) -> Cpu {
     let mut cpu = Cpu::new(n);
     if smp {
         cpu.cp0.config3 |= mips::cp0::CONFIG3_CMGCR;

@@ -45,6 +45,7 @@ pub mod memory;
 pub mod mmio;
 pub mod patch;
 pub mod pmap;
+mod power;
 pub mod ptlb;
 pub mod regpage;
 pub mod report;
@@ -133,8 +134,9 @@ pub struct Monitor {
 impl Monitor {
     /// Takes over `machine` (built with [`Machine::new_unbooted`]): puts its
     /// CPUs in VM mode with native trap delivery, and loads every VM of
-    /// `vms` into machine memory. VM `i`'s vCPU prefers physical CPU
-    /// `i % cpus`, and its memory comes from that CPU's node.
+    /// `vms` into machine memory. VM `i`'s vCPU 0 prefers physical CPU
+    /// `i % cpus` (its vCPU k the k-th CPU after that), and its memory
+    /// comes from that CPU's node.
     pub fn new(
         machine: &mut Machine,
         vms: &[VmConfig],
@@ -160,8 +162,9 @@ impl Monitor {
             let home = i % cpus;
             let node = machine.devices.timing.node_of_cpu(home as u32);
             let mut vm = Vm::boot(i, config, cpu_hz, &mut memory, &mut machine.mem, node)?;
-            for v in &mut vm.vcpus {
-                v.home = home;
+            // A multiprocessor VM's vCPUs prefer consecutive CPUs.
+            for (k, v) in vm.vcpus.iter_mut().enumerate() {
+                v.home = (home + k) % cpus;
             }
             booted.push(vm);
         }

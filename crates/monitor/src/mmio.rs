@@ -7,6 +7,7 @@
 //! instruction: the loaded value goes to its register, sign- or
 //! zero-extended as the instruction says.
 
+use machine::board::{CpsDevices, CpsWindow};
 use machine::{DeviceError, MmioDevice};
 use mips::instr::Instr;
 
@@ -94,6 +95,39 @@ pub fn perform(
                 v
             };
             dev.write(offset, size, v, now_ns)
+        }
+    }
+}
+
+/// A CPS register window as seen by one vCPU: the core-local and VP-local
+/// blocks show that vCPU's own registers.
+#[derive(Debug)]
+pub struct OnCpu<'a> {
+    /// The VM's CM, CPC and GIC.
+    pub devices: &'a mut CpsDevices,
+    /// Which window.
+    pub window: CpsWindow,
+    /// The accessing vCPU (core and VP number).
+    pub cpu: u32,
+}
+
+impl MmioDevice for OnCpu<'_> {
+    fn read(&mut self, offset: u64, size: u8, now_ns: u64) -> Result<u64, DeviceError> {
+        self.devices
+            .access(self.cpu, self.window, offset, size, None, now_ns)
+    }
+
+    fn write(&mut self, offset: u64, size: u8, value: u64, now_ns: u64) -> Result<(), DeviceError> {
+        self.devices
+            .access(self.cpu, self.window, offset, size, Some(value), now_ns)
+            .map(|_| ())
+    }
+
+    fn name(&self) -> &'static str {
+        match self.window {
+            CpsWindow::Gcr => "gcr",
+            CpsWindow::Cpc => "cpc",
+            CpsWindow::Gic => "gic",
         }
     }
 }

@@ -87,7 +87,10 @@ impl Monitor {
                 if let Some(ns) = vm.devices.next_event_ns() {
                     slice_end = slice_end.min(clock.cycles(ns).max(now + 1));
                 }
-                for v in vm.vcpus.iter().filter(|v| v.state != VcpuState::Stopped) {
+                let live = |v: &&crate::vcpu::Vcpu| {
+                    !matches!(v.state, VcpuState::Stopped | VcpuState::Offline)
+                };
+                for v in vm.vcpus.iter().filter(live) {
                     let t = v.shadow.timer_deadline();
                     if t > now {
                         slice_end = slice_end.min(t);
@@ -106,34 +109,43 @@ impl Monitor {
 
     /// Makes waiting vCPUs with an asserted interrupt runnable.
     fn wake_waiters(&mut self, now: u64) {
-        for vm in self.vms.iter_mut().filter(|vm| !vm.state.ended()) {
-            let lines = vm.devices.lines();
-            for v in vm
-                .vcpus
-                .iter_mut()
-                .filter(|v| v.state == VcpuState::Waiting)
-            {
-                v.shadow.set_irq_lines(lines);
-                v.shadow.advance_clock(now);
-                if v.shadow.interrupt_would_be_taken() {
-                    tracing::trace!(target: "monitor::irq", "vCPU {} wakes at cycle {now}", v.id);
-                    v.state = VcpuState::Runnable;
-                    v.stats.idle_cycles += now.saturating_sub(v.wait_start);
-                    v.mark = v.mark.max(now);
-                }
+        for vi in 0..self.vms.len() {
+            self.wake_vm_waiters(vi, now);
+        }
+    }
+
+    /// Makes VM `vi`'s waiting vCPUs with an asserted interrupt runnable
+    /// at cycle `now`.
+    pub(crate) fn wake_vm_waiters(&mut self, vi: usize, now: u64) {
+        let vm = &mut self.vms[vi];
+        if vm.state.ended() {
+            return;
+        }
+        for v in vm.vcpus.iter_mut() {
+            if v.state != VcpuState::Waiting {
+                continue;
+            }
+            v.shadow.set_irq_lines(vm.devices.lines_for(v.id));
+            v.shadow.advance_clock(now);
+            if v.shadow.interrupt_would_be_taken() {
+                tracing::trace!(target: "monitor::irq", "vCPU {} wakes at cycle {now}", v.id);
+                v.state = VcpuState::Runnable;
+                v.stats.idle_cycles += now.saturating_sub(v.wait_start);
+                v.mark = v.mark.max(now);
             }
         }
     }
 
-    /// Ends VMs whose every vCPU waits with no interrupt able to wake it.
+    /// Ends VMs whose every vCPU is powered down or waits with no
+    /// interrupt able to wake it.
     fn detect_poweroff(&mut self, m: &mut Machine) {
         for vi in 0..self.vms.len() {
             let vm = &self.vms[vi];
             let off = !vm.state.ended()
-                && vm
-                    .vcpus
-                    .iter()
-                    .all(|v| v.state == VcpuState::Waiting && !v.shadow.can_be_woken());
+                && vm.vcpus.iter().all(|v| {
+                    v.state == VcpuState::Offline
+                        || (v.state == VcpuState::Waiting && !v.shadow.can_be_woken())
+                });
             if off {
                 self.stop_vm(m, vi, VmState::PoweredOff);
             }
@@ -269,7 +281,7 @@ impl Monitor {
     /// virtual Status allows one now.
     fn deliver_interrupt(&mut self, m: &mut Machine, p: usize, vi: usize, ci: usize) {
         let vm = &mut self.vms[vi];
-        let lines = vm.devices.lines();
+        let lines = vm.devices.lines_for(ci as u32);
         let v = &mut vm.vcpus[ci];
         let cpu = &mut m.cpus[p];
         v.shadow.set_irq_lines(lines);

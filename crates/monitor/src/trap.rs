@@ -321,7 +321,7 @@ impl Monitor {
             Ok(tr) => tr.pa,
         };
         if !vm.pmap.contains(gpa) {
-            return self.device_access(m, vi, ci, t, gpa, access, now_ns);
+            return self.device_access(m, p, vi, ci, t, gpa, access, now_ns);
         }
         let chunk = gpa >> CHUNK_SHIFT;
         if self
@@ -365,7 +365,7 @@ impl Monitor {
     ) -> Outcome {
         let vm = &mut self.vms[vi];
         if !vm.pmap.contains(gpa) {
-            return self.device_access(m, vi, ci, t, gpa, access, now_ns);
+            return self.device_access(m, p, vi, ci, t, gpa, access, now_ns);
         }
         let chunk = gpa >> CHUNK_SHIFT;
         let before = self.memory.alloc.free_chunks();
@@ -398,6 +398,7 @@ impl Monitor {
     fn device_access(
         &mut self,
         m: &mut Machine,
+        p: usize,
         vi: usize,
         ci: usize,
         t: &Trap,
@@ -414,17 +415,25 @@ impl Monitor {
             return Outcome::Reflect(bus_error);
         };
         let vm = &mut self.vms[vi];
-        let Some((dev, offset)) = vm.devices.at(gpa) else {
-            return Outcome::Reflect(bus_error);
-        };
         let v = &mut vm.vcpus[ci];
-        if mmio::perform(decoded, dev, offset, now_ns, &mut v.shadow.gpr).is_err() {
+        let vcpu = v.id;
+        if vm
+            .devices
+            .perform(vcpu, gpa, decoded, now_ns, &mut v.shadow.gpr)
+            .is_err()
+        {
             return Outcome::Reflect(bus_error);
         }
         v.shadow.pc = next_pc(t);
         v.stats.device_accesses += 1;
         if vm.devices.virtio_due(now_ns) {
             vm.service_devices(vi, &mut self.memory, &mut m.mem, now_ns);
+        }
+        if vm.devices.smp.is_some() {
+            self.apply_cps_events(m, p, vi);
+            // An IPI (a GIC write) wakes a waiting vCPU now, not at the
+            // next scheduling point.
+            self.wake_vm_waiters(vi, m.cpus[p].cycles());
         }
         Outcome::Resume(Work::Services, self.costs.device)
     }

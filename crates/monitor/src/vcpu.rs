@@ -15,6 +15,9 @@ pub enum VcpuState {
     Runnable,
     /// Executed `WAIT`: descheduled until an interrupt is asserted.
     Waiting,
+    /// Powered down (a secondary vCPU before its VM's CPC starts it, or
+    /// after it stops it): not scheduled, interrupts do not wake it.
+    Offline,
     /// Its VM ended.
     Stopped,
 }
@@ -58,11 +61,12 @@ pub struct Vcpu {
 }
 
 impl Vcpu {
-    /// vCPU `id` in its reset state.
-    pub fn new(id: u32) -> Self {
+    /// vCPU `id` in its reset state, runnable; `smp`: it is a core of a
+    /// multiprocessor VM, whose CP0 reports the Coherence Manager.
+    pub fn new(id: u32, smp: bool) -> Self {
         Vcpu {
             id,
-            shadow: Cpu::new(id),
+            shadow: machine::new_cpu(id, smp),
             l2tlb: L2Tlb::default(),
             state: VcpuState::Runnable,
             loaded_on: None,
@@ -74,6 +78,21 @@ impl Vcpu {
             last_vector: u64::MAX,
             regs_page: None,
         }
+    }
+
+    /// Resets the vCPU as its core's power-up does: architectural reset
+    /// state (`Status.BEV = ERL = 1`) at `pc`, Count `count` at cycle `at`,
+    /// an empty TLB; runnable. Statistics, home and register page stay.
+    pub fn power_up(&mut self, pc: u64, at: u64, count: u32) {
+        let smp = self.shadow.cp0.config3 & mips::cp0::CONFIG3_CMGCR != 0;
+        self.shadow = machine::new_cpu(self.id, smp);
+        self.shadow.pc = pc;
+        self.shadow.start_at(at, count);
+        self.l2tlb.clear();
+        self.state = VcpuState::Runnable;
+        self.mark = at;
+        self.turn_start = at;
+        self.last_vector = u64::MAX;
     }
 
     /// True when the guest is in (virtual) kernel mode.

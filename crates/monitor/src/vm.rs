@@ -1,6 +1,8 @@
 //! Virtual machines: configuration, guest memory, virtual devices, state.
 
+use machine::board::CpsDevices;
 use machine::boot::{self, BootLayout};
+use machine::cps::CpsEvent;
 use machine::exitdev::{ExitDevice, ExitRequest, EXIT_DEVICE_WINDOW_SIZE};
 use machine::layout::{
     virtio_irq, virtio_window, EXIT_BASE, MAX_VIRTIO, RTC_BASE, RTC_IRQ, UART_BASE, UART_IRQ,
@@ -10,20 +12,24 @@ use machine::uart::{Uart, UART_WINDOW_SIZE};
 use machine::virtio::{
     Backend, DiskConfig, DiskError, DiskTiming, DmaMemory, NetDevice, VirtioMmio,
 };
-use machine::{MachineConfig, MmioDevice};
+use machine::{DeviceError, MachineConfig, MmioDevice};
 use mips::PhysMem;
 
 use crate::dma::GuestMemory;
 
 use crate::alloc::CHUNK_BYTES;
 use crate::memory::MachineMemory;
+use crate::mmio::{self, Access};
 use crate::pmap::Pmap;
-use crate::vcpu::Vcpu;
+use crate::vcpu::{Vcpu, VcpuState};
 use crate::MonitorError;
 
 /// Smallest guest memory: what the Debian kernel, its relocation and an
 /// initrd at 64 MiB need.
 pub const MIN_GUEST_MEM: u64 = 128 << 20;
+
+/// Most vCPUs in one VM (the Linux `generic` kernel's `NR_CPUS` is 16).
+pub const MAX_VCPUS: u32 = 16;
 
 /// What to run in a virtual machine.
 #[derive(Clone, Debug)]
@@ -80,9 +86,9 @@ impl VmConfig {
                 }
             ));
         }
-        if self.vcpus != 1 {
+        if !(1..=MAX_VCPUS).contains(&self.vcpus) {
             return bad(format!(
-                "{} vCPUs: multiprocessor VMs are not supported yet (one vCPU per VM)",
+                "{} vCPUs: a VM has 1 to {MAX_VCPUS} virtual CPUs",
                 self.vcpus
             ));
         }
@@ -112,9 +118,11 @@ impl VmState {
     }
 }
 
-/// A VM's devices: console UART, real-time clock, exit/power device and
-/// virtio disks, at the guest-physical addresses of the bare machine's (so
-/// the same kernel, device tree and initramfs work unchanged).
+/// A VM's devices: console UART, real-time clock, exit/power device,
+/// virtio disks and network, and for a multiprocessor VM the Coherence
+/// Manager, CPC and GIC, at the guest-physical addresses of the bare
+/// machine's (so the same kernel, device tree and initramfs work
+/// unchanged).
 #[derive(Debug)]
 pub struct VmDevices {
     /// Console.
@@ -125,26 +133,81 @@ pub struct VmDevices {
     pub exit: ExitDevice,
     /// Virtio block devices; their DMA goes through the VM's pmap.
     pub virtio: Vec<VirtioMmio>,
+    /// Virtual CM, CPC and GIC of a multiprocessor VM: its vCPUs are the
+    /// cores, device interrupts and IPIs reach them through the GIC.
+    pub smp: Option<CpsDevices>,
 }
 
 impl VmDevices {
-    fn new(config: &VmConfig, index: usize) -> Result<Self, DiskError> {
+    fn new(config: &VmConfig, index: usize) -> Result<Self, String> {
         let mut virtio: Vec<VirtioMmio> = config
             .disks
             .iter()
             .map(|d| VirtioMmio::disk(d, config.disk_timing))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, DiskError>>()
+            .map_err(|e| e.to_string())?;
         if config.net {
             let nic = NetDevice::new(crate::subnet::mac_of_vm(index));
             virtio.push(VirtioMmio::new(Backend::Net(nic)));
         }
+        let smp = match config.vcpus {
+            1 => None,
+            n => Some(CpsDevices::new(n).map_err(|e| e.to_string())?),
+        };
         let rtc_epoch_ns = config.rtc_epoch_ns;
         Ok(VmDevices {
             uart: Uart::new(),
             rtc: GoldfishRtc::new(rtc_epoch_ns),
             exit: ExitDevice::new(),
             virtio,
+            smp,
         })
+    }
+
+    /// Performs `access` at guest-physical `gpa` for vCPU `vcpu` at
+    /// `now_ns`, with the guest's registers `gpr`. `Err` when no device is
+    /// there or the device refuses the access (a bus error for the guest).
+    pub fn perform(
+        &mut self,
+        vcpu: u32,
+        gpa: u64,
+        access: Access,
+        now_ns: u64,
+        gpr: &mut [u64; 32],
+    ) -> Result<(), DeviceError> {
+        let smp_window = self
+            .smp
+            .as_mut()
+            .and_then(|smp| CpsDevices::decode(gpa).map(|(w, off)| (smp, w, off)));
+        let result = if let Some((smp, window, offset)) = smp_window {
+            let mut dev = mmio::OnCpu {
+                devices: smp,
+                window,
+                cpu: vcpu,
+            };
+            mmio::perform(access, &mut dev, offset, now_ns, gpr)
+        } else {
+            let (dev, offset) = self.at(gpa).ok_or(DeviceError)?;
+            mmio::perform(access, dev, offset, now_ns, gpr)
+        };
+        self.sync_gic_inputs();
+        result
+    }
+
+    /// Feeds the device interrupt outputs into the GIC (multiprocessor).
+    fn sync_gic_inputs(&mut self) {
+        if let Some(smp) = &mut self.smp {
+            let (uart, rtc) = (self.uart.irq_level(), self.rtc.irq_level());
+            smp.set_device_lines(uart, rtc, self.virtio.iter().map(VirtioMmio::irq_level));
+        }
+    }
+
+    /// Cores the VM's CPC started or stopped since the last call.
+    pub fn take_cps_events(&mut self) -> Vec<CpsEvent> {
+        match &mut self.smp {
+            Some(smp) if smp.cps.has_events() => smp.cps.take_events(),
+            _ => Vec::new(),
+        }
     }
 
     /// The device at guest-physical address `gpa` and the offset in it.
@@ -162,8 +225,13 @@ impl VmDevices {
         within(RTC_BASE, RTC_WINDOW_SIZE).map(|o| (&mut self.rtc as &mut dyn MmioDevice, o))
     }
 
-    /// Interrupt lines in Cause.IP layout (bit n = IPn).
-    pub fn lines(&self) -> u8 {
+    /// Interrupt lines of vCPU `vcpu` in Cause.IP layout (bit n = IPn):
+    /// its GIC pins on a multiprocessor VM, else the device lines.
+    pub fn lines_for(&mut self, vcpu: u32) -> u8 {
+        self.sync_gic_inputs();
+        if let Some(smp) = &self.smp {
+            return smp.lines_for(vcpu);
+        }
         let mut lines = (u8::from(self.uart.irq_level()) << UART_IRQ)
             | (u8::from(self.rtc.irq_level()) << RTC_IRQ);
         for (i, dev) in self.virtio.iter().enumerate() {
@@ -248,7 +316,7 @@ impl Vm {
         board.chosen = config.chosen.clone();
         board.disks = config.disks.clone();
         board.net = config.net;
-        let devices = VmDevices::new(config, index).map_err(|e| bad(e.to_string()))?;
+        let devices = VmDevices::new(config, index).map_err(bad)?;
         let mut pmap = Pmap::new(config.mem_bytes);
         let mut target = GuestMemory {
             vm: index,
@@ -275,12 +343,18 @@ impl Vm {
                 return Err(bad(format!("cannot load the kernel: {}", error_chain(&e))));
             }
         };
-        let mut vcpu0 = Vcpu::new(0);
-        boot::uhi_handoff(&mut vcpu0.shadow, &layout);
+        let smp = config.vcpus > 1;
+        let mut vcpus: Vec<Vcpu> = (0..config.vcpus).map(|id| Vcpu::new(id, smp)).collect();
+        boot::uhi_handoff(&mut vcpus[0].shadow, &layout);
+        // Secondary cores are powered down until the guest starts them
+        // through the CPC, as on the bare machine.
+        for v in &mut vcpus[1..] {
+            v.state = VcpuState::Offline;
+        }
         Ok(Vm {
             name: config.name.clone(),
             pmap,
-            vcpus: vec![vcpu0],
+            vcpus,
             devices,
             state: VmState::Running,
             layout,

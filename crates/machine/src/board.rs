@@ -66,19 +66,18 @@ impl CpsDevices {
         })
     }
 
-    /// Reads (`write` = `None`) or writes `size` bytes at `offset` of
-    /// `window` on behalf of CPU `cpu` at `now_ns`; a read returns the value,
-    /// a write 0.
+    /// Reads (`write` = `None`) or writes `size` bytes at offset `off` of
+    /// `window` on behalf of CPU `cpu` at `now` (ns); a read returns the
+    /// value, a write 0.
     pub fn access(
         &mut self,
         cpu: u32,
         window: CpsWindow,
-        offset: u64,
+        off: u64,
         size: u8,
         write: Option<u64>,
-        now_ns: u64,
+        now: u64,
     ) -> Result<u64, DeviceError> {
-        let (cpu, off, now) = (cpu, offset, now_ns);
         match (window, write) {
             (CpsWindow::Gcr, Some(v)) => self.cps.gcr_write(cpu, off, size, v, now).map(|()| 0),
             (CpsWindow::Gcr, None) => self.cps.gcr_read(cpu, off, size, now),

@@ -223,15 +223,10 @@ impl Monitor {
             vm.state = state;
         }
         tracing::debug!(target: "monitor", vm = %vm.name, state = ?vm.state, "VM stopped");
-        for v in &mut vm.vcpus {
-            if let Some(p) = v.loaded_on.take() {
-                let cpu = &mut m.cpus[p];
-                trap::account(v, cpu.cycles());
-                self.pcpus[p].current = None;
-                self.pcpus[p].tlb.flush(cpu);
-            }
-            v.state = vcpu::VcpuState::Stopped;
+        for ci in 0..self.vms[vi].vcpus.len() {
+            self.unload(m, vi, ci);
+            self.vms[vi].vcpus[ci].state = vcpu::VcpuState::Stopped;
         }
-        self.memory.release(&mut m.mem, &mut vm.pmap);
+        self.memory.release(&mut m.mem, &mut self.vms[vi].pmap);
     }
 }

@@ -54,9 +54,9 @@ impl Monitor {
     }
 
     /// Takes VM `vi`'s vCPU `ci` off the physical CPU it is loaded on, if
-    /// any. Its registers are not saved: it is about to be reset or
-    /// powered down.
-    fn unload(&mut self, m: &mut Machine, vi: usize, ci: usize) {
+    /// any, and flushes that CPU's TLB. Its registers are not saved: it is
+    /// about to be reset, powered down or stopped for good.
+    pub(crate) fn unload(&mut self, m: &mut Machine, vi: usize, ci: usize) {
         let v = &mut self.vms[vi].vcpus[ci];
         let Some(q) = v.loaded_on.take() else {
             return;

@@ -179,7 +179,7 @@ impl VmDevices {
             .smp
             .as_mut()
             .and_then(|smp| CpsDevices::decode(gpa).map(|(w, off)| (smp, w, off)));
-        let result = if let Some((smp, window, offset)) = smp_window {
+        if let Some((smp, window, offset)) = smp_window {
             let mut dev = mmio::OnCpu {
                 devices: smp,
                 window,
@@ -189,12 +189,13 @@ impl VmDevices {
         } else {
             let (dev, offset) = self.at(gpa).ok_or(DeviceError)?;
             mmio::perform(access, dev, offset, now_ns, gpr)
-        };
-        self.sync_gic_inputs();
-        result
+        }
     }
 
     /// Feeds the device interrupt outputs into the GIC (multiprocessor).
+    /// [`VmDevices::lines_for`] does it before it reads a vCPU's pins, which
+    /// the monitor does before every run of a vCPU, so the GIC always sees
+    /// current device levels when the guest reaches it.
     fn sync_gic_inputs(&mut self) {
         if let Some(smp) = &mut self.smp {
             let (uart, rtc) = (self.uart.irq_level(), self.rtc.irq_level());

@@ -39,6 +39,7 @@
 pub mod alloc;
 pub mod cost;
 mod dma;
+pub mod ie_dead;
 pub mod ktlb;
 pub mod memmap;
 pub mod memory;

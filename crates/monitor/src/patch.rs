@@ -15,9 +15,10 @@
 //! | `di rX; andi rX, rX, 1; ehb` (`local_irq_save`) | `ld rX, IE; sd $zero, IE; sltu rX, $zero, rX` | rX gets the old IE bit, IE is cleared |
 //! | `mfc0`/`dmfc0 rt, Count` | `rdhwr rt, $2` | the hardware register CC is the physical Count, which the monitor keeps equal to the virtual Count while the vCPU runs, and `rdhwr` is allowed in the guest kernel's mode |
 //! | `cache` | `nop` | the monitor emulates every cache operation as nothing: the machine's caches are coherent with instruction fetch and DMA |
+//! | `mfc0 rt, Status` whose IE bit the following code discards ([`crate::ie_dead`]) | `lw rt, Status($zero)` | the Status slot is exact but for IE, which a rewritten `di`/`ei` may have changed; the guest never uses that bit of the value |
 //!
-//! Nothing else is rewritten: Random and Status reads (they change without
-//! the monitor), writes with side effects (Status, EntryHi's ASID,
+//! Nothing else is rewritten: Random and other Status reads (they change
+//! without the monitor), writes with side effects (Status, EntryHi's ASID,
 //! Compare, Wired, Cause), TLB instructions, `eret`, `wait`, and `di rX`
 //! outside the `local_irq_save` idiom keep trapping. A virtual interrupt
 //! that a rewritten `ei` enables is delivered at the next entry into the
@@ -26,7 +27,11 @@
 use mips::cp0::reg;
 use mips::{decode, Instr};
 
+use crate::ie_dead;
 use crate::regpage::{self, IE_OFFSET, REGPAGE_VA};
+
+/// How many instruction words after a trapping one [`rewrite`] may look at.
+pub const WINDOW: usize = 8;
 
 /// `$sp`.
 const SP: u8 = 29;
@@ -96,9 +101,9 @@ fn sltu(rd: u8, rs: u8, rt: u8) -> u32 {
 
 /// The rewrite of privileged instruction `ins`, which trapped in guest
 /// kernel mode and was emulated; `in_delay_slot` when it sits in a branch
-/// delay slot; `following` the next two instruction words when they lie on
-/// the same page. `None`: it keeps trapping.
-pub fn rewrite(ins: &Instr, in_delay_slot: bool, following: Option<[u32; 2]>) -> Option<Rewrite> {
+/// delay slot; `following` the instruction words after it that lie on the
+/// same page (up to [`WINDOW`]). `None`: it keeps trapping.
+pub fn rewrite(ins: &Instr, in_delay_slot: bool, following: &[u32]) -> Option<Rewrite> {
     let slot = |rd: u8, sel: u8| regpage::slot_offset(rd, sel);
     match *ins {
         Instr::Mfc0 {
@@ -125,7 +130,14 @@ pub fn rewrite(ins: &Instr, in_delay_slot: bool, following: Option<[u32; 2]>) ->
         }
         Instr::Di { rt: 0 } => Rewrite::one(page_access(SD, 0, IE_OFFSET)),
         Instr::Ei { rt: 0 } => Rewrite::one(page_access(SD, SP, IE_OFFSET)),
-        Instr::Di { rt } if !in_delay_slot && following == Some([andi(rt, rt, 1), EHB]) => {
+        Instr::Mfc0 {
+            rt,
+            rd: reg::STATUS,
+            sel: 0,
+        } if !in_delay_slot && ie_dead::ie_is_dead(rt, following) => {
+            Rewrite::one(page_access(LW, rt, regpage::STATUS_OFFSET))
+        }
+        Instr::Di { rt } if !in_delay_slot && following.starts_with(&[andi(rt, rt, 1), EHB]) => {
             Some(Rewrite {
                 words: vec![
                     page_access(LD, rt, IE_OFFSET),
@@ -206,7 +218,7 @@ mod tests {
                 sel: 0,
             },
             false,
-            None,
+            &[],
         )
         .unwrap();
         assert!(matches!(
@@ -224,7 +236,7 @@ mod tests {
                 sel: 1,
             },
             true,
-            None,
+            &[],
         )
         .unwrap();
         assert!(matches!(
@@ -238,7 +250,7 @@ mod tests {
                 sel: 0,
             },
             false,
-            None,
+            &[],
         )
         .unwrap();
         assert!(matches!(
@@ -293,7 +305,7 @@ mod tests {
             Instr::Ei { rt: 2 },
         ];
         for ins in keep {
-            assert_eq!(rewrite(&ins, false, Some([0, 0])), None, "{ins:?}");
+            assert_eq!(rewrite(&ins, false, &[0, 0]), None, "{ins:?}");
         }
     }
 
@@ -303,15 +315,15 @@ mod tests {
             Instr::Sd { rt, base: 0, off } => (rt, off as i64 as u64 - REGPAGE_VA),
             other => panic!("not a store: {other:?}"),
         };
-        let r = rewrite(&Instr::Di { rt: 0 }, true, None).unwrap();
+        let r = rewrite(&Instr::Di { rt: 0 }, true, &[]).unwrap();
         assert_eq!(off(r.words[0]), (0, IE_OFFSET));
-        let r = rewrite(&Instr::Ei { rt: 0 }, false, None).unwrap();
+        let r = rewrite(&Instr::Ei { rt: 0 }, false, &[]).unwrap();
         assert_eq!(off(r.words[0]), (SP, IE_OFFSET));
     }
 
     #[test]
     fn the_irq_save_idiom_is_rewritten_whole_and_only_whole() {
-        let idiom = Some([andi(5, 5, 1), EHB]);
+        let idiom: &[u32] = &[andi(5, 5, 1), EHB];
         let r = rewrite(&Instr::Di { rt: 5 }, false, idiom).unwrap();
         assert_eq!(r.words.len(), 3);
         assert!(matches!(
@@ -333,15 +345,37 @@ mod tests {
         // Another register in the andi, no hazard barrier, a delay slot, or
         // a page end: it keeps trapping.
         assert_eq!(
-            rewrite(&Instr::Di { rt: 5 }, false, Some([andi(6, 5, 1), EHB])),
+            rewrite(&Instr::Di { rt: 5 }, false, &[andi(6, 5, 1), EHB]),
             None
         );
         assert_eq!(
-            rewrite(&Instr::Di { rt: 5 }, false, Some([andi(5, 5, 1), NOP])),
+            rewrite(&Instr::Di { rt: 5 }, false, &[andi(5, 5, 1), NOP]),
             None
         );
         assert_eq!(rewrite(&Instr::Di { rt: 5 }, true, idiom), None);
-        assert_eq!(rewrite(&Instr::Di { rt: 5 }, false, None), None);
+        assert_eq!(rewrite(&Instr::Di { rt: 5 }, false, &[]), None);
+    }
+
+    #[test]
+    fn status_reads_whose_ie_is_dead_become_loads_of_the_status_slot() {
+        let read = Instr::Mfc0 {
+            rt: 4,
+            rd: reg::STATUS,
+            sel: 0,
+        };
+        // `ori a0, a0, 0x1f` forces IE.
+        let ori = 0x3484_001f;
+        let r = rewrite(&read, false, &[ori]).unwrap();
+        let Instr::Lw { rt: 4, base: 0, off } = decode(r.words[0]) else {
+            panic!("not a load: {:?}", decode(r.words[0]));
+        };
+        assert_eq!(
+            off as i64 as u64,
+            REGPAGE_VA + regpage::slot_offset(reg::STATUS, 0)
+        );
+        assert!(is_rewritten(r.words[0]));
+        // In a delay slot the next word need not run next.
+        assert_eq!(rewrite(&read, true, &[ori]), None);
     }
 
     #[test]
@@ -353,7 +387,7 @@ mod tests {
                 sel: 0,
             },
             false,
-            None,
+            &[],
         )
         .unwrap();
         assert_eq!(decode(r.words[0]), Instr::Rdhwr { rt: 7, rd: 2 });
@@ -369,7 +403,7 @@ mod tests {
                 off: 32,
             },
             false,
-            None,
+            &[],
         )
         .unwrap();
         assert_eq!(r.words, vec![NOP]);

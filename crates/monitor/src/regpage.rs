@@ -32,6 +32,11 @@ pub const REGPAGE_VA: u64 = 0xffff_ffff_ffff_e000;
 pub const REGPAGE_BYTES: u64 = 4096;
 /// Offset of the interrupt-enable word.
 pub const IE_OFFSET: u64 = 256 * 8;
+/// Offset of the Status slot. [`publish`] writes Status there, but Status
+/// is not [`readable`]: the IE bit in the slot goes stale when a rewritten
+/// `di`/`ei` changes the IE word, so only reads that discard IE load it
+/// ([`crate::ie_dead`]).
+pub const STATUS_OFFSET: u64 = (reg::STATUS as u64 * 8) * 8;
 /// Machine address of the first vCPU's register page; the pages of
 /// further vCPUs follow.
 const AREA: u64 = 0x20_0000;
@@ -143,13 +148,15 @@ pub fn writable(rd: u8, sel: u8) -> Option<bool> {
 const USED_BYTES: usize = (IE_OFFSET + 8) as usize;
 
 /// Writes `shadow`'s virtual CP0 into the register page at machine address
-/// `page`: every readable slot, and the IE word.
+/// `page`: every readable slot, the Status slot and the IE word.
 pub fn publish(mem: &mut PhysMem, page: u64, shadow: &Cpu) {
     let mut bytes = [0u8; USED_BYTES];
     for (rd, sel) in READABLE {
         let at = slot_offset(rd, sel) as usize;
         bytes[at..at + 8].copy_from_slice(&shadow.read_cp0(rd, sel).to_le_bytes());
     }
+    let at = STATUS_OFFSET as usize;
+    bytes[at..at + 8].copy_from_slice(&shadow.read_cp0(reg::STATUS, 0).to_le_bytes());
     let ie = shadow.cp0.status & mips::cp0::status::IE;
     bytes[IE_OFFSET as usize..].copy_from_slice(&ie.to_le_bytes());
     // The page lies in the monitor's reserved memory, inside RAM.

@@ -194,7 +194,7 @@ impl Monitor {
         let patching = self.vms[vi].vcpus[ci].regs_page.is_some();
         let vm = &mut self.vms[vi];
         let v = &mut vm.vcpus[ci];
-        match v.shadow.emulate_privileged(&ins, at) {
+        let outcome = match v.shadow.emulate_privileged(&ins, at) {
             Err(e) => Outcome::Reflect(e),
             Ok(Emulated::Next) => {
                 v.shadow.pc = next;
@@ -236,7 +236,44 @@ impl Monitor {
                 }
                 Outcome::Resume(Work::TlbWrite, costs.tlb_write)
             }
+        };
+        if matches!(outcome, Outcome::Resume(Work::TlbWrite | Work::OtherPriv, _))
+            && !matches!(ins, Instr::Eret | Instr::Wait)
+        {
+            self.emulate_following_eret(m, p, vi, ci);
         }
+        outcome
+    }
+
+    /// Emulates, within the trap just handled, an `eret` that immediately
+    /// follows the emulated instruction (Linux's TLB refill handler ends
+    /// `tlbwr; eret`): the guest would trap on it at once, so emulating it
+    /// now is exact and saves a trap's entry and exit. Not when the
+    /// instruction that follows lies on an unmapped page, or a virtual
+    /// interrupt is due first.
+    fn emulate_following_eret(&mut self, m: &mut Machine, p: usize, vi: usize, ci: usize) {
+        let v = &mut self.vms[vi].vcpus[ci];
+        if v.state != VcpuState::Runnable
+            || !v.in_kernel()
+            || v.shadow.interrupt_would_be_taken()
+        {
+            return;
+        }
+        let at = v.shadow.pc;
+        let cpu = &mut m.cpus[p];
+        let Ok(tr) = cpu.translate(at, Access::Fetch) else {
+            return;
+        };
+        if m.mem.read_u32(tr.pa).map(mips::decode) != Ok(Instr::Eret) {
+            return;
+        }
+        let Ok(Emulated::Eret(target)) = v.shadow.emulate_privileged(&Instr::Eret, at) else {
+            return;
+        };
+        v.shadow.pc = target;
+        v.stats.other_privs += 1;
+        tracing::trace!(target: "monitor::trap", cpu = p, vm = vi, "Eret pc={at:#x} (after the emulated instruction) -> resume at {target:#x}");
+        charge(cpu, v, Work::OtherPriv, self.costs.other_priv);
     }
 
     /// Rewrites the privileged instruction of trap `t` (just emulated) in
@@ -261,11 +298,11 @@ impl Monitor {
             return false;
         }
         let on_page = |k: u64| (tr.pa & 0xfff) + 4 * k < 0x1000;
-        let following = match (on_page(2), word(1), word(2)) {
-            (true, Some(a), Some(b)) => Some([a, b]),
-            _ => None,
-        };
-        let Some(rewrite) = patch::rewrite(ins, t.in_delay_slot, following) else {
+        let following: Vec<u32> = (1..=patch::WINDOW as u64)
+            .take_while(|&k| on_page(k))
+            .map_while(word)
+            .collect();
+        let Some(rewrite) = patch::rewrite(ins, t.in_delay_slot, &following) else {
             return false;
         };
         for (k, &w) in rewrite.words.iter().enumerate() {

@@ -95,6 +95,104 @@ fn rewritten_privileged_instructions_keep_their_meaning_and_stop_trapping() {
 }
 
 #[test]
+fn a_status_read_whose_ie_bit_is_discarded_becomes_a_load_and_reads_the_same() {
+    // Five times: disable interrupts with a rewritten `di`, then read Status
+    // at two sites. Site A discards IE (`ori 0x1f; xori 0x1f`, as Linux's
+    // exception return does) and may become a load of the Status slot, whose
+    // IE bit is stale after the `di`; site B feeds IE to an `addu` and must
+    // keep trapping. The guest exits with 1 if ever A != (B & ~0x1f).
+    let mut c = li32(SP, 0x8020_0000);
+    c.push(EI);
+    c.extend(li32(T2, 5));
+    let top = c.len();
+    c.push(di(0));
+    let site_a = c.len();
+    c.extend([mfc0(T0, STATUS, 0), ori(T0, T0, 0x1f), xori(T0, T0, 0x1f)]);
+    c.extend([mfc0(T1, STATUS, 0), addu(S0, S0, T1)]);
+    c.extend([ori(T1, T1, 0x1f), xori(T1, T1, 0x1f), EI]);
+    let mismatch = c.len();
+    c.extend([NOP, NOP]);
+    c.push(addiu(T2, T2, 0xffff));
+    c.push(bne(T2, 0, c.len(), top));
+    c.push(NOP);
+    c.extend(exit_with(0));
+    c[mismatch] = bne(T0, T1, mismatch, c.len());
+    c.extend(li32(T0, 1));
+    c.extend(exit_with(T0));
+    let run = |on: bool| {
+        let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&c, &[]))], patching(on));
+        let chunk = mon.vms[0].pmap.chunk(0).expect("kernel chunk backed");
+        let at = (u64::from(chunk) << 24) + 0x10_0000 + 4 * site_a as u64;
+        assert!(mon.run_for(&mut m, 2_000_000));
+        let word = m.mem.read_u32(at).unwrap();
+        (mon.vms[0].state.clone(), mon.vms[0].vcpus[0].stats.clone(), word)
+    };
+    let (state_on, on, word_on) = run(true);
+    let (state_off, off, word_off) = run(false);
+    assert_eq!(state_on, VmState::Exited(0));
+    assert_eq!(state_off, VmState::Exited(0));
+    assert_eq!(word_off, mfc0(T0, STATUS, 0));
+    assert!(monitor::patch::is_rewritten(word_on), "{word_on:#x}");
+    // Rewritten: both `ei` sites, `di` and site A; site B traps every time.
+    // The loop's three rewritten sites trap once instead of five times.
+    assert_eq!(on.patches, 4);
+    assert_eq!(off.other_privs - on.other_privs, 3 * 4);
+}
+
+#[test]
+fn an_eret_right_after_an_emulated_instruction_is_emulated_in_the_same_trap() {
+    // Map a user page, then `tlbwi` and `eret` to user mode, adjacent or
+    // with a `nop` between; the user code makes a syscall and the guest's
+    // handler exits with the ExcCode (8). The adjacent `eret` costs its
+    // emulation but no trap of its own.
+    let run = |adjacent: bool| {
+        let user_va = 0x40_0000u32;
+        let user_pa = 0x20_0000u32;
+        let ebase = 0x8010_1000u32;
+        let mut code = li32(T0, ebase);
+        code.push(mtc0(T0, EBASE.0, EBASE.1));
+        code.extend(li32(T0, user_va));
+        code.push(dmtc0(T0, EPC, 0));
+        code.extend(li32(T0, 0x20 | 0x10 | 0x2));
+        code.push(mtc0(T0, STATUS, 0));
+        code.push(mtc0(0, PAGEMASK, 0));
+        code.push(mtc0(0, INDEX, 0));
+        code.extend(li32(T0, user_va | 5));
+        code.push(dmtc0(T0, ENTRYHI, 0));
+        code.extend(li32(T0, ((user_pa >> 12) << 6) | 0x1e));
+        code.push(dmtc0(T0, ENTRYLO0, 0));
+        code.push(dmtc0(0, ENTRYLO1, 0));
+        code.push(TLBWI);
+        if !adjacent {
+            code.push(NOP);
+        }
+        code.push(ERET);
+        code.extend(SPIN);
+        let mut user_code = vec![SYSCALL, NOP];
+        user_code.extend(SPIN);
+        let extra = vec![
+            (0xffff_ffff_8000_0000 | u64::from(user_pa), user_code),
+            exit_on_exception(ebase),
+        ];
+        let (mut m, mut mon) = start(1, &[vm("a", kernel(&code, &extra))]);
+        assert!(mon.run_for(&mut m, 1_000_000));
+        (mon.vms[0].state.clone(), mon.vms[0].vcpus[0].stats.clone())
+    };
+    let (state_adjacent, adjacent) = run(true);
+    let (state_apart, apart) = run(false);
+    assert_eq!(state_adjacent, VmState::Exited(0x40 | 8));
+    assert_eq!(state_apart, VmState::Exited(0x40 | 8));
+    assert_eq!(adjacent.other_privs, apart.other_privs);
+    assert_eq!(adjacent.tlb_writes, 1);
+    let costs = monitor::cost::CostTable::default();
+    assert_eq!(
+        apart.other_priv_cycles - adjacent.other_priv_cycles,
+        costs.trap,
+        "the adjacent eret saved exactly one trap entry and exit"
+    );
+}
+
+#[test]
 fn a_rewritten_count_read_sees_the_virtual_count() {
     // Count := 0x1000_0000; read it twice at one site (rewritten into
     // `rdhwr $2` after the first) and exit with the second value minus

@@ -83,6 +83,9 @@ pub fn di(rt: u32) -> u32 {
 pub fn andi(rt: u32, rs: u32, imm: u32) -> u32 {
     i_type(0x0c, rs, rt, imm)
 }
+pub fn xori(rt: u32, rs: u32, imm: u32) -> u32 {
+    i_type(0x0e, rs, rt, imm)
+}
 pub fn addu(rd: u32, rs: u32, rt: u32) -> u32 {
     special(rs, rt, rd, 0, 0x21)
 }

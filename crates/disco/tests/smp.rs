@@ -59,6 +59,29 @@ fn eight_cpus_boot_and_all_take_timer_interrupts_and_ipis() {
 }
 
 #[test]
+fn powering_off_a_multiprocessor_guest_ends_the_simulation() {
+    // Linux halts the boot CPU with `wait` and parks the others in
+    // `while (1);` with interrupts off: the machine sees every CPU stopped
+    // for good. Had it kept spinning, --max-time would end it with 124.
+    let o = run(&[
+        "run",
+        "--cpus",
+        "2",
+        "--max-time",
+        "30",
+        "--exec",
+        "poweroff -f; sleep 5; echo still running",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the guest powered off before the command finished"),
+        "{err}"
+    );
+    assert!(!stdout(&o).contains("still running"));
+}
+
+#[test]
 fn llsc_stays_atomic_across_cpus() {
     let prog = build_guest("llsc_smp");
     let add = prog.to_str().unwrap();

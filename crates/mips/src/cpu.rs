@@ -288,6 +288,18 @@ impl Cpu {
         self.cp0.status & status::IM != 0 && self.cp0.status & status::IE != 0
     }
 
+    /// Halts the CPU on a `b .; nop` loop it is about to run: only an
+    /// interrupt can end such a loop, exactly as it ends a `WAIT`, so the
+    /// CPU waits for one here (with interrupts disabled, for good: how
+    /// Linux parks the other CPUs when it halts or powers off). The PC
+    /// stays on the branch, so an interrupt taken has EPC = the branch, as
+    /// when spinning. Shortcut: the loop's cycles count as idle, not as
+    /// executed instructions.
+    pub(crate) fn halt_spinning(&mut self) {
+        self.halted = true;
+        self.force_check();
+    }
+
     /// Writes a general register (writes to `$0` are discarded).
     #[inline(always)]
     pub fn set_gpr(&mut self, r: u8, v: u64) {
@@ -564,6 +576,12 @@ impl Cpu {
                     self.cur_pc = pc;
                     self.charge_access(x.bus, pa, crate::mmu::Access::Fetch);
                 }
+            }
+            if !self.vm_mode && instrs.get(i + 1).is_some_and(|s| crate::ops::is_spin(ins, s)) {
+                self.retire(i);
+                self.pc = pc;
+                self.halt_spinning();
+                return;
             }
             let flow = match self.step(ins, pc, x.mem, x.bus) {
                 Ok(flow) => flow,

@@ -707,6 +707,33 @@ fn op_branch_generic(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &
     }
 }
 
+/// True for `b .` with a `nop` in its delay slot: `while (1);`, which only
+/// an interrupt can leave.
+pub(crate) fn is_spin(branch: &Instr, delay_slot: &Instr) -> bool {
+    matches!(
+        (branch, delay_slot),
+        (
+            Instr::Beq {
+                rs: 0,
+                rt: 0,
+                off: -1
+            },
+            Instr::Nop
+        )
+    )
+}
+
+/// `b .; nop` ([`is_spin`]): outside VM mode the CPU halts on the branch as
+/// in `WAIT` ([`Cpu::halt_spinning`]); in VM mode it branches (the monitor
+/// decides about its vCPUs).
+fn op_spin(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
+    if cpu.vm_mode() {
+        return op_beq(cpu, x, ops, i, op);
+    }
+    cpu.halt_spinning();
+    end_at(cpu, i)
+}
+
 /// A branch whose delay slot lies on the next page (the block's last
 /// instruction): the run loop executes the delay slot next.
 fn op_branch_pending(cpu: &mut Cpu, x: &mut Ctx<'_>, _: &[Op], i: usize, op: &Op) -> Exit {
@@ -908,6 +935,11 @@ pub(crate) fn lower_block(instrs: &[Instr], words: &[u32]) -> Vec<Op> {
             in_delay_slot = true;
             if i + 1 < instrs.len() {
                 let (f, regs, imm) = lower_branch(ins, word);
+                let f = if is_spin(ins, &instrs[i + 1]) {
+                    op_spin as Handler
+                } else {
+                    f
+                };
                 mk(f, regs, imm)
             } else {
                 mk(op_branch_pending, [0; 4], word)

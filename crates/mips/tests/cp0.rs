@@ -259,7 +259,8 @@ fn timer_interrupt_is_not_taken_when_im7_is_clear() {
     let mut m = Machine::with_vectors();
     m.set_status(KERNEL_STATUS | status::IE | (0x7f << 8));
     let mut code = arm_timer(50);
-    code.extend([b(-1), NOP]);
+    // Not `b .; nop`, which would halt the CPU until an interrupt.
+    code.extend([addiu(V0, V0, 1), b(-2), NOP]);
     m.program(&code);
     assert_eq!(m.run_for(2000), RunExit::Limit);
     assert_ne!(m.cp0(c0::CAUSE) & cause::TI, 0, "the timer fired");
@@ -312,6 +313,44 @@ fn wait_with_interrupts_disabled_cannot_be_woken() {
     m.program(&[WAIT]);
     assert_eq!(m.run(), RunExit::Halted);
     assert!(!m.cpu.can_be_woken());
+}
+
+/// `b .` (`beq $zero, $zero, -1`).
+const BRANCH_TO_SELF: u32 = 0x1000_ffff;
+
+#[test]
+fn a_branch_to_itself_halts_like_wait_and_an_interrupt_leaves_it() {
+    // Both executors: threaded code, and the careful one (tracing).
+    for careful in [false, true] {
+        let mut m = Machine::with_vectors();
+        m.cpu.trace_instructions = careful;
+        m.set_status(KERNEL_STATUS | status::IE | (1 << 10));
+        m.program(&[addiu(V0, ZERO, 1), BRANCH_TO_SELF, NOP]);
+        assert_eq!(m.run(), RunExit::Halted, "careful {careful}");
+        assert_eq!(m.cpu.pc, CODE + 4, "halted on the branch");
+        assert_eq!(m.reg(V0), 1, "the instruction before it ran");
+        assert!(m.cpu.can_be_woken());
+        m.cpu.set_irq_lines(1 << 2);
+        assert_eq!(m.run_to_wait(), KSEG0 + 0x180);
+        assert_eq!(
+            (m.exc_code(), m.cp0(c0::EPC)),
+            (ExcCode::Int, CODE + 4),
+            "EPC is the branch, as when spinning"
+        );
+    }
+}
+
+#[test]
+fn a_branch_to_itself_with_interrupts_disabled_halts_for_good() {
+    let mut m = Machine::new();
+    m.program(&[BRANCH_TO_SELF, NOP]);
+    assert_eq!(m.run(), RunExit::Halted);
+    assert!(!m.cpu.can_be_woken());
+    // With anything but a `nop` in its delay slot it is an ordinary loop.
+    let mut m = Machine::new();
+    m.program(&[BRANCH_TO_SELF, addiu(V0, V0, 1)]);
+    assert_eq!(m.run_for(10_000), RunExit::Limit);
+    assert!(m.reg(V0) > 1000, "the loop ran");
 }
 
 #[test]

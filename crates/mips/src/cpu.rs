@@ -577,7 +577,11 @@ impl Cpu {
                     self.charge_access(x.bus, pa, crate::mmu::Access::Fetch);
                 }
             }
-            if !self.vm_mode && instrs.get(i + 1).is_some_and(|s| crate::ops::is_spin(ins, s)) {
+            if !self.vm_mode
+                && instrs
+                    .get(i + 1)
+                    .is_some_and(|s| crate::ops::is_spin(ins, s))
+            {
                 self.retire(i);
                 self.pc = pc;
                 self.halt_spinning();

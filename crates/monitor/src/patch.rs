@@ -366,7 +366,12 @@ mod tests {
         // `ori a0, a0, 0x1f` forces IE.
         let ori = 0x3484_001f;
         let r = rewrite(&read, false, &[ori]).unwrap();
-        let Instr::Lw { rt: 4, base: 0, off } = decode(r.words[0]) else {
+        let Instr::Lw {
+            rt: 4,
+            base: 0,
+            off,
+        } = decode(r.words[0])
+        else {
             panic!("not a load: {:?}", decode(r.words[0]));
         };
         assert_eq!(

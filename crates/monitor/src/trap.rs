@@ -237,8 +237,10 @@ impl Monitor {
                 Outcome::Resume(Work::TlbWrite, costs.tlb_write)
             }
         };
-        if matches!(outcome, Outcome::Resume(Work::TlbWrite | Work::OtherPriv, _))
-            && !matches!(ins, Instr::Eret | Instr::Wait)
+        if matches!(
+            outcome,
+            Outcome::Resume(Work::TlbWrite | Work::OtherPriv, _)
+        ) && !matches!(ins, Instr::Eret | Instr::Wait)
         {
             self.emulate_following_eret(m, p, vi, ci);
         }
@@ -253,10 +255,7 @@ impl Monitor {
     /// interrupt is due first.
     fn emulate_following_eret(&mut self, m: &mut Machine, p: usize, vi: usize, ci: usize) {
         let v = &mut self.vms[vi].vcpus[ci];
-        if v.state != VcpuState::Runnable
-            || !v.in_kernel()
-            || v.shadow.interrupt_would_be_taken()
-        {
+        if v.state != VcpuState::Runnable || !v.in_kernel() || v.shadow.interrupt_would_be_taken() {
             return;
         }
         let at = v.shadow.pc;

@@ -125,7 +125,11 @@ fn a_status_read_whose_ie_bit_is_discarded_becomes_a_load_and_reads_the_same() {
         let at = (u64::from(chunk) << 24) + 0x10_0000 + 4 * site_a as u64;
         assert!(mon.run_for(&mut m, 2_000_000));
         let word = m.mem.read_u32(at).unwrap();
-        (mon.vms[0].state.clone(), mon.vms[0].vcpus[0].stats.clone(), word)
+        (
+            mon.vms[0].state.clone(),
+            mon.vms[0].vcpus[0].stats.clone(),
+            word,
+        )
     };
     let (state_on, on, word_on) = run(true);
     let (state_off, off, word_off) = run(false);

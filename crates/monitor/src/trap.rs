@@ -2,7 +2,7 @@
 //!
 //! | Trap | What the monitor does |
 //! |---|---|
-//! | Coprocessor Unusable from a CP0 instruction | emulate it on the virtual CP0 ([`mips::Cpu::emulate_privileged`]); a TLB write also updates the l2tlb and the physical TLB; `wait` deschedules the vCPU |
+//! | Coprocessor Unusable from a CP0 instruction | emulate it on the virtual CP0 ([`mips::Cpu::emulate_privileged`]); a TLB write also updates the l2tlb and the physical TLB; `wait` deschedules the vCPU; an `eret` right after it is emulated in the same trap |
 //! | TLB miss in an unmapped kernel segment (guest in kernel mode) | *kernel TLB fault*: map the region from the pmap ([`crate::ktlb`]), or emulate a device access |
 //! | TLB miss elsewhere, guest TLB has the entry | refill the physical TLB from the l2tlb |
 //! | TLB miss elsewhere, guest TLB misses too | forward (reflect) the TLB exception to the guest |

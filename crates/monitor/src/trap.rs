@@ -2,7 +2,7 @@
 //!
 //! | Trap | What the monitor does |
 //! |---|---|
-//! | Coprocessor Unusable from a CP0 instruction | emulate it on the virtual CP0 ([`mips::Cpu::emulate_privileged`]); a TLB write also updates the l2tlb and the physical TLB; `wait` deschedules the vCPU; an `eret` right after it is emulated in the same trap |
+//! | Coprocessor Unusable from a CP0 instruction | emulate it on the virtual CP0 ([`mips::Cpu::emulate_privileged`]); a TLB write also updates the l2tlb and the physical TLB; `wait` deschedules the vCPU; an `eret` right after a TLB write is emulated in the same trap |
 //! | TLB miss in an unmapped kernel segment (guest in kernel mode) | *kernel TLB fault*: map the region from the pmap ([`crate::ktlb`]), or emulate a device access |
 //! | TLB miss elsewhere, guest TLB has the entry | refill the physical TLB from the l2tlb |
 //! | TLB miss elsewhere, guest TLB misses too | forward (reflect) the TLB exception to the guest |
@@ -237,22 +237,20 @@ impl Monitor {
                 Outcome::Resume(Work::TlbWrite, costs.tlb_write)
             }
         };
-        if matches!(
-            outcome,
-            Outcome::Resume(Work::TlbWrite | Work::OtherPriv, _)
-        ) && !matches!(ins, Instr::Eret | Instr::Wait)
-        {
+        if matches!(outcome, Outcome::Resume(Work::TlbWrite, _)) {
             self.emulate_following_eret(m, p, vi, ci);
         }
         outcome
     }
 
-    /// Emulates, within the trap just handled, an `eret` that immediately
-    /// follows the emulated instruction (Linux's TLB refill handler ends
+    /// Emulates, within the trap of a TLB write just emulated, an `eret`
+    /// that immediately follows it (Linux's TLB refill handler ends
     /// `tlbwr; eret`): the guest would trap on it at once, so emulating it
-    /// now is exact and saves a trap's entry and exit. Not when the
-    /// instruction that follows lies on an unmapped page, or a virtual
-    /// interrupt is due first.
+    /// now is exact and saves a trap's entry and exit. Only after a TLB
+    /// write, which changes neither mode nor ASID, so that the physical
+    /// CPU (not yet synchronised with the shadow) fetches the next word as
+    /// the guest would. Not when that word lies on an unmapped page, or a
+    /// virtual interrupt is due first.
     fn emulate_following_eret(&mut self, m: &mut Machine, p: usize, vi: usize, ci: usize) {
         let v = &mut self.vms[vi].vcpus[ci];
         if v.state != VcpuState::Runnable || !v.in_kernel() || v.shadow.interrupt_would_be_taken() {

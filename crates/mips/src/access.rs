@@ -28,6 +28,30 @@ pub(crate) fn write_le<const N: usize>(ram: &mut [u8], off: usize, v: u64) {
     ram[off..off + N].copy_from_slice(&v.to_le_bytes()[..N]);
 }
 
+/// Reads `N` little-endian bytes of RAM at `off`, or `None` past its end.
+/// The fast paths use this form: it has no panic path, so they need no
+/// stack frame.
+#[inline(always)]
+pub(crate) fn try_read_le<const N: usize>(ram: &[u8], off: usize) -> Option<u64> {
+    let b: &[u8; N] = ram.get(off..off.wrapping_add(N))?.try_into().ok()?;
+    let mut v = [0u8; 8];
+    v[..N].copy_from_slice(b);
+    Some(u64::from_le_bytes(v))
+}
+
+/// Writes the low `N` bytes of `v` to RAM at `off`, little-endian; false
+/// (and nothing written) past its end.
+#[inline(always)]
+pub(crate) fn try_write_le<const N: usize>(ram: &mut [u8], off: usize, v: u64) -> bool {
+    match ram.get_mut(off..off.wrapping_add(N)) {
+        Some(b) => {
+            b.copy_from_slice(&v.to_le_bytes()[..N]);
+            true
+        }
+        None => false,
+    }
+}
+
 fn read_le_dyn(ram: &[u8], off: usize, size: u64) -> u64 {
     let mut b = [0u8; 8];
     b[..size as usize].copy_from_slice(&ram[off..off + size as usize]);

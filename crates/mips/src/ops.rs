@@ -22,7 +22,7 @@
 //! full interpreter ([`Cpu::step`]) from a generic handler that decodes the
 //! instruction word it carries. Both implement the same semantics.
 
-use crate::access::{read_le, write_le};
+use crate::access::{try_read_le, try_write_le};
 use crate::bus::Bus;
 use crate::cpu::{Cpu, Flow};
 use crate::decode::decode;
@@ -79,9 +79,12 @@ impl std::fmt::Debug for Op {
     }
 }
 
+/// Reads register `n` of an op's register slot.
 #[inline(always)]
 fn r(cpu: &Cpu, n: u8) -> u64 {
-    cpu.gpr[(n & 31) as usize]
+    debug_assert!(n < 32);
+    // SAFETY: `lower_block` masks every register slot to five bits.
+    unsafe { *cpu.gpr.get_unchecked(n as usize) }
 }
 
 /// Writes register `n` (`$zero` stays zero).
@@ -89,6 +92,16 @@ fn r(cpu: &Cpu, n: u8) -> u64 {
 fn w(cpu: &mut Cpu, n: u8, v: u64) {
     cpu.gpr[(n & 31) as usize] = v;
     cpu.gpr[0] = 0;
+}
+
+/// Writes register `n`, which is never `$zero`: [`lower_plain`] turns a
+/// register-only instruction whose destination is `$zero` into a `nop`, so
+/// its handler need not restore `$zero` after every write.
+#[inline(always)]
+fn set(cpu: &mut Cpu, n: u8, v: u64) {
+    debug_assert!(n != 0 && n < 32, "a register-only op writes {n}");
+    // SAFETY: `lower_block` masks every register slot to five bits.
+    unsafe { *cpu.gpr.get_unchecked_mut(n as usize) = v }
 }
 
 #[inline(always)]
@@ -105,10 +118,13 @@ fn pc_of(cpu: &Cpu, i: usize) -> u64 {
 /// Continues the chain with op `j`.
 #[inline(always)]
 fn go(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], j: usize) -> Exit {
-    match ops.get(j) {
-        Some(op) => (op.f)(cpu, x, ops, j, op),
-        None => end_at(cpu, j),
-    }
+    debug_assert!(j < ops.len(), "an op chained past the sentinel");
+    // SAFETY: `ops` is a block's code from `lower_block`, which always ends
+    // with the `op_end` sentinel; no handler chains from the sentinel, and a
+    // handler at `i` chains to at most `i + 1`, or to `i + 2` when `i + 1` is
+    // its delay slot (so not the sentinel). Hence `j < ops.len()`.
+    let op = unsafe { ops.get_unchecked(j) };
+    (op.f)(cpu, x, ops, j, op)
 }
 
 /// Ends the block before op `j`: continue at its address.
@@ -187,7 +203,7 @@ macro_rules! reg3 {
         #[inline(always)]
         fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
             let ($a, $b) = (r(cpu, op.s), r(cpu, op.t));
-            w(cpu, op.d, $e);
+            set(cpu, op.d, $e);
             true
         }
     )*};
@@ -217,7 +233,7 @@ reg3! {
 #[inline(always)]
 fn sem_movz(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
     if r(cpu, op.t) == 0 {
-        w(cpu, op.d, r(cpu, op.s));
+        set(cpu, op.d, r(cpu, op.s));
     }
     true
 }
@@ -225,7 +241,7 @@ fn sem_movz(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
 #[inline(always)]
 fn sem_movn(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
     if r(cpu, op.t) != 0 {
-        w(cpu, op.d, r(cpu, op.s));
+        set(cpu, op.d, r(cpu, op.s));
     }
     true
 }
@@ -236,7 +252,7 @@ macro_rules! shift {
         #[inline(always)]
         fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
             let ($v, $n) = (r(cpu, op.t), op.x as u32);
-            w(cpu, op.d, $e);
+            set(cpu, op.d, $e);
             true
         }
     )*};
@@ -262,7 +278,7 @@ macro_rules! regimm {
         #[inline(always)]
         fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
             let ($a, $i) = (r(cpu, op.s), op.imm);
-            w(cpu, op.d, $e);
+            set(cpu, op.d, $e);
             true
         }
     )*};
@@ -294,7 +310,7 @@ macro_rules! field {
         #[inline(always)]
         fn $name(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
             let ($old, $src, $pos, $m) = (r(cpu, op.d), r(cpu, op.s), op.x as u32, field_mask(op.imm));
-            w(cpu, op.d, $e);
+            set(cpu, op.d, $e);
             true
         }
     )*};
@@ -314,13 +330,13 @@ fn sem_nop(_: &mut Cpu, _: &mut Ctx<'_>, _: &Op, _: usize) -> bool {
 
 #[inline(always)]
 fn sem_mfhi(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
-    w(cpu, op.d, cpu.hi);
+    set(cpu, op.d, cpu.hi);
     true
 }
 
 #[inline(always)]
 fn sem_mflo(cpu: &mut Cpu, _: &mut Ctx<'_>, op: &Op, _: usize) -> bool {
-    w(cpu, op.d, cpu.lo);
+    set(cpu, op.d, cpu.lo);
     true
 }
 
@@ -441,8 +457,13 @@ fn load_fast<const N: usize>(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op, ext: fn(u6
     if e.read != va & (PAGE_MASK | (N as u64 - 1)) {
         return false;
     }
-    let v = read_le::<N>(x.mem.ram(), va.wrapping_add(e.addend) as usize);
-    w(cpu, op.d, ext(v));
+    // The soft TLB only holds RAM pages; a RAM that is not this CPU's (a
+    // test harness swapping memories) falls back to the slow path.
+    let Some(v) = try_read_le::<N>(x.mem.ram(), va.wrapping_add(e.addend) as usize) else {
+        return false;
+    };
+    // Loads into `$zero` run through the generic handler (see `lower_plain`).
+    set(cpu, op.d, ext(v));
     true
 }
 
@@ -454,12 +475,11 @@ fn store_fast<const N: usize>(cpu: &mut Cpu, x: &mut Ctx<'_>, op: &Op) -> bool {
     if e.write != va & (PAGE_MASK | (N as u64 - 1)) {
         return false;
     }
-    write_le::<N>(
+    try_write_le::<N>(
         x.mem.ram_mut(),
         va.wrapping_add(e.addend) as usize,
         r(cpu, op.t),
-    );
-    true
+    )
 }
 
 fn ext_b(v: u64) -> u64 {
@@ -662,7 +682,7 @@ branch! {
 }
 
 fn op_bal(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
-    w(cpu, 31, pc_of(cpu, i + 2));
+    set(cpu, 31, pc_of(cpu, i + 2));
     let target = branch_target(cpu, i, op);
     branch_to(cpu, x, ops, i, true, target)
 }
@@ -678,7 +698,7 @@ fn op_j(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
 }
 
 fn op_jal(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
-    w(cpu, 31, pc_of(cpu, i + 2));
+    set(cpu, 31, pc_of(cpu, i + 2));
     let target = jump_target(cpu, i, op);
     branch_to(cpu, x, ops, i, true, target)
 }
@@ -878,7 +898,74 @@ fn lower_plain(ins: &Instr, word: u32) -> (Handler, Handler, [u8; 4], u32) {
         | Sd { rt, base, off } => ([0, base, rt, 0], si(off)),
         _ => ([0; 4], 0),
     };
+    if regs[0] == 0
+        && matches!(
+            ins,
+            Lb { .. } | Lbu { .. } | Lh { .. } | Lhu { .. } | Lw { .. } | Lwu { .. } | Ld { .. }
+        )
+    {
+        // A load into `$zero` still accesses memory; it is rare enough to
+        // run generically, so the load handlers never write `$zero`.
+        return (op_generic, op_generic_slot, [0; 4], word);
+    }
+    if regs[0] == 0 && writes_only_destination(ins) {
+        // Writing `$zero` does nothing; the handlers rely on never seeing it.
+        return (op_nop, op_nop_slot, [0; 4], 0);
+    }
     (f, f1, regs, imm)
+}
+
+/// Whether `ins` has its own handler whose only effect is writing its
+/// destination register (slot `d`), so with `$zero` there it is a `nop`.
+fn writes_only_destination(ins: &Instr) -> bool {
+    use Instr::*;
+    matches!(
+        ins,
+        Sll { .. }
+            | Srl { .. }
+            | Sra { .. }
+            | Dsll { .. }
+            | Dsrl { .. }
+            | Dsra { .. }
+            | Dsll32 { .. }
+            | Dsrl32 { .. }
+            | Dsra32 { .. }
+            | Seb { .. }
+            | Seh { .. }
+            | Sllv { .. }
+            | Srlv { .. }
+            | Srav { .. }
+            | Dsllv { .. }
+            | Dsrlv { .. }
+            | Dsrav { .. }
+            | Addu { .. }
+            | Subu { .. }
+            | Daddu { .. }
+            | Dsubu { .. }
+            | And { .. }
+            | Or { .. }
+            | Xor { .. }
+            | Nor { .. }
+            | Slt { .. }
+            | Sltu { .. }
+            | Mul { .. }
+            | Movz { .. }
+            | Movn { .. }
+            | Addiu { .. }
+            | Daddiu { .. }
+            | Slti { .. }
+            | Sltiu { .. }
+            | Andi { .. }
+            | Ori { .. }
+            | Xori { .. }
+            | Lui { .. }
+            | Ext { .. }
+            | Dext { .. }
+            | Ins { .. }
+            | Dins { .. }
+            | Mfhi { .. }
+            | Mflo { .. }
+    )
 }
 
 /// The handler and operands for a branch or jump whose delay slot follows
@@ -917,7 +1004,16 @@ pub(crate) fn op_header(cpu: &mut Cpu, _: &mut Ctx<'_>, _: &[Op], _: usize, _: &
 }
 
 pub(crate) fn lower_block(instrs: &[Instr], words: &[u32]) -> Vec<Op> {
-    let mk = |f: Handler, [d, s, t, x]: [u8; 4], imm: u32| Op { f, d, s, t, x, imm };
+    // Register slots are masked to five bits: the handlers index the
+    // register file with them unchecked.
+    let mk = |f: Handler, [d, s, t, x]: [u8; 4], imm: u32| Op {
+        f,
+        d: d & 31,
+        s: s & 31,
+        t: t & 31,
+        x,
+        imm,
+    };
     let mut ops = Vec::with_capacity(instrs.len() + 1);
     let mut in_delay_slot = false;
     for (i, (ins, &word)) in instrs.iter().zip(words).enumerate() {
@@ -986,6 +1082,18 @@ mod tests {
         let ops = lower_words(&[0x2484_0001, 0x1085_0003]);
         assert_eq!(ops[1].f as usize, op_branch_pending as Handler as usize);
         assert_eq!(ops[1].imm, 0x1085_0003);
+    }
+
+    #[test]
+    fn writes_to_zero_become_nops_and_loads_into_zero_run_generically() {
+        // addu $0,$4,$5; lui $0,1; lw $0,0($4); addu $2,$4,$5
+        let ops = lower_words(&[0x0085_0021, 0x3c00_0001, 0x8c80_0000, 0x0085_1021]);
+        assert_eq!(ops[0].f as usize, op_nop as Handler as usize);
+        assert_eq!(ops[1].f as usize, op_nop as Handler as usize);
+        assert_eq!(ops[2].f as usize, op_generic as Handler as usize);
+        assert_eq!(ops[2].imm, 0x8c80_0000);
+        assert_eq!(ops[3].f as usize, op_addu as Handler as usize);
+        assert_eq!(ops[3].d, 2);
     }
 
     #[test]

@@ -399,3 +399,39 @@ fn reserved_fpu_encodings_with_cu1_clear_raise_coprocessor_unusable() {
     }
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+#[test]
+fn writes_to_zero_are_discarded_and_loads_into_zero_still_fault() {
+    // Register-only instructions writing $zero are lowered to nops and loads
+    // into $zero to the generic handler; both must keep $zero at 0, and the
+    // load must still access memory (a misaligned one faults), also in a
+    // delay slot.
+    let mut m = Machine::new();
+    m.poke_u64(DATA, 0x1122_3344_5566_7788);
+    m.set(A0, DATA);
+    m.program(&[
+        addiu(ZERO, ZERO, 5),
+        lui(ZERO, 0x1234),
+        daddu(ZERO, A0, A0),
+        mfhi(ZERO),
+        lw(ZERO, 0, A0),
+        ld(ZERO, 0, A0),
+        addu(V0, ZERO, ZERO),
+        beq(ZERO, ZERO, 1),
+        lw(ZERO, 4, A0),
+        NOP,
+        or(V1, ZERO, A0),
+    ]);
+    m.run_to_sentinel();
+    assert_eq!(m.reg(ZERO), 0);
+    assert_eq!(m.reg(V0), 0);
+    assert_eq!(m.reg(V1), DATA);
+
+    let mut m = Machine::new();
+    m.set(A0, DATA);
+    m.program(&[addiu(ZERO, ZERO, 1), lw(ZERO, 2, A0)]);
+    let t = m.run_to_fault();
+    assert_eq!(t.exception.code, ExcCode::AdEL);
+    assert_eq!(t.pc, CODE + 4);
+    assert_eq!(m.reg(ZERO), 0);
+}

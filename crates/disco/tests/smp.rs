@@ -62,23 +62,22 @@ fn eight_cpus_boot_and_all_take_timer_interrupts_and_ipis() {
 fn powering_off_a_multiprocessor_guest_ends_the_simulation() {
     // Linux halts the boot CPU with `wait` and parks the others in
     // `while (1);` with interrupts off: the machine sees every CPU stopped
-    // for good. Had it kept spinning, --max-time would end it with 124.
-    let o = run(&[
-        "run",
-        "--cpus",
-        "2",
-        "--max-time",
-        "30",
-        "--exec",
-        "poweroff -f; sleep 5; echo still running",
-    ]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("the guest powered off before the command finished"),
-        "{err}"
-    );
-    assert!(!stdout(&o).contains("still running"));
+    // for good, and the monitor every vCPU waiting with no interrupt able
+    // to wake it. Had they kept spinning, --max-time would end the run
+    // with 124.
+    for vm in [&[][..], &["--vm", "--vcpus", "2"][..]] {
+        let mut args = vec!["run", "--cpus", "2", "--max-time", "30"];
+        args.extend(vm);
+        args.extend(["--exec", "poweroff -f; sleep 5; echo still running"]);
+        let o = run(&args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{vm:?}: {err}");
+        assert!(
+            err.contains("the guest powered off before the command finished"),
+            "{vm:?}: {err}"
+        );
+        assert!(!stdout(&o).contains("still running"), "{vm:?}");
+    }
 }
 
 #[test]

@@ -34,7 +34,8 @@ pub enum TrapDelivery {
 pub enum RunExit {
     /// The cycle limit was reached.
     Limit,
-    /// The CPU executed `WAIT` and no enabled interrupt is pending; call
+    /// The CPU executed `WAIT`, or reached a `b .; nop` loop (its PC on the
+    /// branch), and no enabled interrupt is pending; call
     /// [`Cpu::idle_until`] to let time pass.
     Halted,
     /// An exception for native delivery ([`TrapDelivery::Native`]).
@@ -577,10 +578,9 @@ impl Cpu {
                     self.charge_access(x.bus, pa, crate::mmu::Access::Fetch);
                 }
             }
-            if !self.vm_mode
-                && instrs
-                    .get(i + 1)
-                    .is_some_and(|s| crate::ops::is_spin(ins, s))
+            if instrs
+                .get(i + 1)
+                .is_some_and(|s| crate::ops::is_spin(ins, s))
             {
                 self.retire(i);
                 self.pc = pc;

@@ -743,13 +743,10 @@ pub(crate) fn is_spin(branch: &Instr, delay_slot: &Instr) -> bool {
     )
 }
 
-/// `b .; nop` ([`is_spin`]): outside VM mode the CPU halts on the branch as
-/// in `WAIT` ([`Cpu::halt_spinning`]); in VM mode it branches (the monitor
-/// decides about its vCPUs).
-fn op_spin(cpu: &mut Cpu, x: &mut Ctx<'_>, ops: &[Op], i: usize, op: &Op) -> Exit {
-    if cpu.vm_mode() {
-        return op_beq(cpu, x, ops, i, op);
-    }
+/// `b .; nop` ([`is_spin`]): the CPU halts on the branch as in `WAIT`
+/// ([`Cpu::halt_spinning`]). In VM mode the run then ends with
+/// [`crate::RunExit::Halted`] and the monitor makes the vCPU wait.
+fn op_spin(cpu: &mut Cpu, _: &mut Ctx<'_>, _: &[Op], i: usize, _: &Op) -> Exit {
     cpu.halt_spinning();
     end_at(cpu, i)
 }

@@ -130,7 +130,8 @@ impl Cpu {
     }
 
     /// Copies what a program sees of `other`'s execution state: general
-    /// registers, HI/LO, PC, FPU, the LL link and a pending delay slot.
+    /// registers, HI/LO, PC, FPU, the LL link and a pending delay slot. The
+    /// CPU then runs that context, so a halt it was in ends.
     pub fn copy_registers_from(&mut self, other: &Cpu) {
         self.gpr = other.gpr;
         self.hi = other.hi;
@@ -141,6 +142,8 @@ impl Cpu {
         self.ll_va = other.ll_va;
         self.ll_value = other.ll_value;
         self.delay_target = other.delay_target;
+        // The context loaded here runs: a halt of the previous one ends.
+        self.halted = false;
         self.force_check();
     }
 

@@ -186,11 +186,8 @@ impl Monitor {
             match exit {
                 RunExit::Limit | RunExit::Stop => {}
                 RunExit::Trap(t) => self.handle_trap(m, p, t),
-                RunExit::Halted => self.stop_vm(
-                    m,
-                    vi,
-                    VmState::Failed("its CPU halted outside the monitor's control".into()),
-                ),
+                // WAIT traps in VM mode; only a `b .; nop` loop halts.
+                RunExit::Halted => self.handle_spin(m, p),
                 RunExit::Wedged { vector, .. } => self.stop_vm(
                     m,
                     vi,

@@ -55,6 +55,37 @@ enum Outcome {
 }
 
 impl Monitor {
+    /// The vCPU on physical CPU `p` reached a `b .; nop` loop (its PC on the
+    /// branch): only an interrupt can end it, as a `wait`, so it waits the
+    /// same way. Woken, it takes the interrupt with EPC on the branch, as
+    /// when spinning. With its interrupts disabled it never wakes, which is
+    /// how Linux parks the other CPUs when it halts or powers off (see
+    /// `detect_poweroff`). Shortcut: the monitor notices the loop at once
+    /// instead of at the end of the vCPU's timeslice; the loop counts as
+    /// idle time and one privileged-instruction trap.
+    pub(crate) fn handle_spin(&mut self, m: &mut Machine, p: usize) {
+        let Some((vi, ci)) = self.pcpus[p].current else {
+            return;
+        };
+        let cpu = &mut m.cpus[p];
+        let v = &mut self.vms[vi].vcpus[ci];
+        account(v, cpu.cycles());
+        v.shadow.copy_registers_from(cpu);
+        v.shadow.advance_clock(cpu.cycles());
+        tracing::trace!(target: "monitor::trap", cpu = p, vm = vi, "spin loop at pc={:#x}: wait", v.shadow.pc);
+        v.state = VcpuState::Waiting;
+        v.stats.waits += 1;
+        cpu.copy_registers_from(&v.shadow);
+        sync_physical(cpu, &v.shadow);
+        charge(
+            cpu,
+            v,
+            Work::OtherPriv,
+            self.costs.trap + self.costs.other_priv,
+        );
+        v.wait_start = cpu.cycles();
+    }
+
     /// Handles trap `t` of the vCPU on physical CPU `p`.
     pub(crate) fn handle_trap(&mut self, m: &mut Machine, p: usize, t: Trap) {
         let Some((vi, ci)) = self.pcpus[p].current else {

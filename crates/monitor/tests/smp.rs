@@ -103,7 +103,7 @@ fn a_secondary_vcpu_starts_through_the_cpc_and_its_ipi_wakes_the_boot_vcpu() {
 
 #[test]
 fn a_vcpu_the_guest_powers_down_leaves_its_cpu() {
-    // vCPU 0 starts vCPU 1 (which spins) and powers it down again.
+    // vCPU 0 starts vCPU 1 (which loops) and powers it down again.
     let mut code = uncached(S0, T1, GCR);
     code.extend(store(S0, 0x2018, 1 << 16));
     code.extend(store(S0, 0x4020, SECONDARY));
@@ -116,10 +116,10 @@ fn a_vcpu_the_guest_powers_down_leaves_its_cpu() {
     code.push(bne(T1, 0, delay + 1, delay));
     code.push(NOP);
     code.extend(store(S2, 0x4000, 2)); // PWRDOWN
-    code.extend(SPIN);
+    code.extend(BUSY);
     let vm = two_vcpu_vm(
         code,
-        vec![(u64::from(SECONDARY) as i32 as i64 as u64, SPIN.to_vec())],
+        vec![(u64::from(SECONDARY) as i32 as i64 as u64, BUSY.to_vec())],
     );
     let (mut m, mut mon) = start(2, &[vm]);
     assert!(!mon.run_for(&mut m, 1_000_000));

@@ -329,10 +329,10 @@ fn guest_tlb_writes_user_mode_and_syscalls_are_virtualized() {
     assert!(s.reflected >= 1, "the syscall was reflected");
 }
 
-#[test]
-fn wait_deschedules_until_the_virtual_timer_fires() {
-    // Compare := Count + 10_000 ticks; IE and IM7 on; wait. The interrupt
-    // handler (EBase + 0x180) exits with ExcCode (0 = Int) | 0x40.
+/// A guest that sets Compare := Count + 10_000 ticks, enables IE and IM7,
+/// then runs `idle` (at the returned address); its interrupt handler
+/// (EBase + 0x180) exits with ExcCode (0 = Int) | 0x40.
+fn timer_guest(idle: &[u32]) -> (Vec<u8>, u64) {
     let ebase = 0x8010_1000u32;
     let mut code = li32(T0, ebase);
     code.push(mtc0(T0, EBASE.0, EBASE.1));
@@ -341,28 +341,54 @@ fn wait_deschedules_until_the_virtual_timer_fires() {
     code.push(mtc0(T0, COMPARE, 0));
     code.extend(li32(T0, 0x8000 | 0x80 | 0x1)); // IM7, KX, IE
     code.push(mtc0(T0, STATUS, 0));
-    code.push(WAIT);
-    code.extend(SPIN);
-    let extra = vec![exit_on_exception(ebase)];
-    let (mut m, mut mon) = start(1, &[vm("a", kernel(&code, &extra))]);
+    let at = ENTRY + 4 * code.len() as u64;
+    code.extend(idle);
+    (kernel(&code, &[exit_on_exception(ebase)]), at)
+}
+
+/// Runs `timer_guest(idle)` to its exit; checks that the vCPU waited once
+/// and was idle for nearly all of the 10,000 Count ticks (20,000 cycles).
+/// Returns the vCPU's EPC and the address of `idle`.
+fn run_timer_guest(idle: &[u32]) -> (u64, u64) {
+    let (image, at) = timer_guest(idle);
+    let (mut m, mut mon) = start(1, &[vm("a", image)]);
     assert!(mon.run_for(&mut m, 1_000_000));
     assert_eq!(mon.vms[0].state, VmState::Exited(0x40));
-    let s = &mon.vms[0].vcpus[0].stats;
-    assert_eq!(s.waits, 1);
-    // 10,000 Count ticks are 20,000 cycles: nearly all of it idle.
-    assert!(
-        (19_000..=20_000).contains(&s.idle_cycles),
-        "idle {}",
-        s.idle_cycles
-    );
+    let v = &mon.vms[0].vcpus[0];
+    assert_eq!(v.stats.waits, 1);
+    let idle = v.stats.idle_cycles;
+    assert!((19_000..=20_000).contains(&idle), "idle {idle}");
+    (v.shadow.cp0.epc, at)
+}
+
+#[test]
+fn wait_deschedules_until_the_virtual_timer_fires() {
+    let mut idle = vec![WAIT];
+    idle.extend(SPIN);
+    let (epc, at) = run_timer_guest(&idle);
+    assert_eq!(epc, at + 4, "the interrupt is taken after the wait");
+}
+
+#[test]
+fn a_spin_loop_waits_for_an_interrupt_and_takes_it_on_the_branch() {
+    // `b .; nop` instead of `wait`: the vCPU waits instead of spinning,
+    // and the interrupt is taken with EPC on the branch.
+    let (epc, at) = run_timer_guest(&SPIN);
+    assert_eq!(epc, at);
+
+    // With interrupts off nothing can end the loop: the VM is powered off.
+    let (mut m, mut mon) = start(1, &[vm("a", kernel(&SPIN, &[]))]);
+    assert!(mon.run_for(&mut m, 1_000_000));
+    assert_eq!(mon.vms[0].state, VmState::PoweredOff);
+    assert_eq!(mon.vms[0].vcpus[0].stats.waits, 1);
 }
 
 #[test]
 fn vcpus_timeshare_a_cpu_and_the_tlb_is_flushed_on_each_switch() {
-    // Two VMs spinning in kseg0 on one CPU.
+    // Two VMs looping in kseg0 on one CPU.
     let (mut m, mut mon) = start(
         1,
-        &[vm("a", kernel(&SPIN, &[])), vm("b", kernel(&SPIN, &[]))],
+        &[vm("a", kernel(&BUSY, &[])), vm("b", kernel(&BUSY, &[]))],
     );
     let slice = MonitorConfig::default().timeslice;
     assert!(!mon.run_for(&mut m, 5 * slice));

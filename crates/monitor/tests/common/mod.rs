@@ -106,8 +106,12 @@ pub const ERET: u32 = 0x4200_0018;
 pub const WAIT: u32 = 0x4200_0020;
 pub const SYSCALL: u32 = 0x0000_000c;
 pub const NOP: u32 = 0;
-/// `b .` (branch to itself) with its delay slot.
+/// `b .` (branch to itself) with its delay slot: only an interrupt can
+/// leave it, so the monitor makes the vCPU wait (with interrupts off, for
+/// good).
 pub const SPIN: [u32; 2] = [0x1000_ffff, NOP];
+/// A loop that keeps the CPU busy: `1: addiu t9, t9, 1; b 1b; nop`.
+pub const BUSY: [u32; 3] = [0x2739_0001, 0x1000_fffe, NOP];
 
 /// Loads the 32-bit value `v` zero-extended into `rt` (3 instructions).
 pub fn li32(rt: u32, v: u32) -> Vec<u32> {

@@ -837,8 +837,8 @@ fn lower_plain(ins: &Instr, word: u32) -> (Handler, Handler, [u8; 4], u32) {
         Sd { .. } => (op_sd, op_sd_slot),
         _ => return (op_generic, op_generic_slot, [0; 4], word),
     };
-    // Operand slots: [d, s, t, x] and imm.
-    let (regs, imm) = match *ins {
+    // Operand slots: [d, s, t, x], imm, and what slot `d` is.
+    let (regs, imm, d) = match *ins {
         Sll { rd, rt, sa }
         | Srl { rd, rt, sa }
         | Sra { rd, rt, sa }
@@ -847,14 +847,14 @@ fn lower_plain(ins: &Instr, word: u32) -> (Handler, Handler, [u8; 4], u32) {
         | Dsra { rd, rt, sa }
         | Dsll32 { rd, rt, sa }
         | Dsrl32 { rd, rt, sa }
-        | Dsra32 { rd, rt, sa } => ([rd, 0, rt, sa], 0),
-        Seb { rd, rt } | Seh { rd, rt } => ([rd, 0, rt, 0], 0),
+        | Dsra32 { rd, rt, sa } => ([rd, 0, rt, sa], 0, Dest::Only),
+        Seb { rd, rt } | Seh { rd, rt } => ([rd, 0, rt, 0], 0, Dest::Only),
         Sllv { rd, rt, rs }
         | Srlv { rd, rt, rs }
         | Srav { rd, rt, rs }
         | Dsllv { rd, rt, rs }
         | Dsrlv { rd, rt, rs }
-        | Dsrav { rd, rt, rs } => ([rd, rs, rt, 0], 0),
+        | Dsrav { rd, rt, rs } => ([rd, rs, rt, 0], 0, Dest::Only),
         Addu { rd, rs, rt }
         | Subu { rd, rs, rt }
         | Daddu { rd, rs, rt }
@@ -867,102 +867,53 @@ fn lower_plain(ins: &Instr, word: u32) -> (Handler, Handler, [u8; 4], u32) {
         | Sltu { rd, rs, rt }
         | Mul { rd, rs, rt }
         | Movz { rd, rs, rt }
-        | Movn { rd, rs, rt } => ([rd, rs, rt, 0], 0),
+        | Movn { rd, rs, rt } => ([rd, rs, rt, 0], 0, Dest::Only),
         Addiu { rt, rs, imm }
         | Daddiu { rt, rs, imm }
         | Slti { rt, rs, imm }
-        | Sltiu { rt, rs, imm } => ([rt, rs, 0, 0], si(imm)),
+        | Sltiu { rt, rs, imm } => ([rt, rs, 0, 0], si(imm), Dest::Only),
         Andi { rt, rs, imm } | Ori { rt, rs, imm } | Xori { rt, rs, imm } => {
-            ([rt, rs, 0, 0], imm as u32)
+            ([rt, rs, 0, 0], imm as u32, Dest::Only)
         }
-        Lui { rt, imm } => ([rt, 0, 0, 0], (imm as u32) << 16),
+        Lui { rt, imm } => ([rt, 0, 0, 0], (imm as u32) << 16, Dest::Only),
         Ext { rt, rs, pos, size }
         | Dext { rt, rs, pos, size }
         | Ins { rt, rs, pos, size }
-        | Dins { rt, rs, pos, size } => ([rt, rs, 0, pos], size as u32),
-        Mfhi { rd } | Mflo { rd } => ([rd, 0, 0, 0], 0),
-        Mult { rs, rt } | Multu { rs, rt } | Dmultu { rs, rt } => ([0, rs, rt, 0], 0),
+        | Dins { rt, rs, pos, size } => ([rt, rs, 0, pos], size as u32, Dest::Only),
+        Mfhi { rd } | Mflo { rd } => ([rd, 0, 0, 0], 0, Dest::Only),
+        Mult { rs, rt } | Multu { rs, rt } | Dmultu { rs, rt } => ([0, rs, rt, 0], 0, Dest::None),
         Lb { rt, base, off }
         | Lbu { rt, base, off }
         | Lh { rt, base, off }
         | Lhu { rt, base, off }
         | Lw { rt, base, off }
         | Lwu { rt, base, off }
-        | Ld { rt, base, off } => ([rt, base, 0, 0], si(off)),
+        | Ld { rt, base, off } => ([rt, base, 0, 0], si(off), Dest::Load),
         Sb { rt, base, off }
         | Sh { rt, base, off }
         | Sw { rt, base, off }
-        | Sd { rt, base, off } => ([0, base, rt, 0], si(off)),
-        _ => ([0; 4], 0),
+        | Sd { rt, base, off } => ([0, base, rt, 0], si(off), Dest::None),
+        _ => ([0; 4], 0, Dest::None),
     };
-    if regs[0] == 0
-        && matches!(
-            ins,
-            Lb { .. } | Lbu { .. } | Lh { .. } | Lhu { .. } | Lw { .. } | Lwu { .. } | Ld { .. }
-        )
-    {
+    match d {
         // A load into `$zero` still accesses memory; it is rare enough to
         // run generically, so the load handlers never write `$zero`.
-        return (op_generic, op_generic_slot, [0; 4], word);
+        Dest::Load if regs[0] == 0 => (op_generic, op_generic_slot, [0; 4], word),
+        // Writing only `$zero` does nothing; the handlers rely on never
+        // seeing it.
+        Dest::Only if regs[0] == 0 => (op_nop, op_nop_slot, [0; 4], 0),
+        _ => (f, f1, regs, imm),
     }
-    if regs[0] == 0 && writes_only_destination(ins) {
-        // Writing `$zero` does nothing; the handlers rely on never seeing it.
-        return (op_nop, op_nop_slot, [0; 4], 0);
-    }
-    (f, f1, regs, imm)
 }
 
-/// Whether `ins` has its own handler whose only effect is writing its
-/// destination register (slot `d`), so with `$zero` there it is a `nop`.
-fn writes_only_destination(ins: &Instr) -> bool {
-    use Instr::*;
-    matches!(
-        ins,
-        Sll { .. }
-            | Srl { .. }
-            | Sra { .. }
-            | Dsll { .. }
-            | Dsrl { .. }
-            | Dsra { .. }
-            | Dsll32 { .. }
-            | Dsrl32 { .. }
-            | Dsra32 { .. }
-            | Seb { .. }
-            | Seh { .. }
-            | Sllv { .. }
-            | Srlv { .. }
-            | Srav { .. }
-            | Dsllv { .. }
-            | Dsrlv { .. }
-            | Dsrav { .. }
-            | Addu { .. }
-            | Subu { .. }
-            | Daddu { .. }
-            | Dsubu { .. }
-            | And { .. }
-            | Or { .. }
-            | Xor { .. }
-            | Nor { .. }
-            | Slt { .. }
-            | Sltu { .. }
-            | Mul { .. }
-            | Movz { .. }
-            | Movn { .. }
-            | Addiu { .. }
-            | Daddiu { .. }
-            | Slti { .. }
-            | Sltiu { .. }
-            | Andi { .. }
-            | Ori { .. }
-            | Xori { .. }
-            | Lui { .. }
-            | Ext { .. }
-            | Dext { .. }
-            | Ins { .. }
-            | Dins { .. }
-            | Mfhi { .. }
-            | Mflo { .. }
-    )
+/// What an op's slot `d` is, for [`lower_plain`].
+enum Dest {
+    /// The destination register, and writing it is the op's only effect.
+    Only,
+    /// The destination register of a load.
+    Load,
+    /// Unused.
+    None,
 }
 
 /// The handler and operands for a branch or jump whose delay slot follows
@@ -992,14 +943,14 @@ fn lower_branch(ins: &Instr, word: u32) -> (Handler, [u8; 4], u32) {
     }
 }
 
-/// Lowers a block's instructions (decoded from `words`) to threaded code,
-/// ending with the sentinel.
 /// The handler of a block's header op ([`crate::code`]), which is never
 /// executed: it ends the block where it is if it ever were.
 pub(crate) fn op_header(cpu: &mut Cpu, _: &mut Ctx<'_>, _: &[Op], _: usize, _: &Op) -> Exit {
     Exit::Goto(cpu.pc)
 }
 
+/// Lowers a block's instructions (decoded from `words`) to threaded code,
+/// ending with the sentinel.
 pub(crate) fn lower_block(instrs: &[Instr], words: &[u32]) -> Vec<Op> {
     // Register slots are masked to five bits: the handlers index the
     // register file with them unchecked.

@@ -44,6 +44,25 @@ pub(crate) fn charge(cpu: &mut Cpu, v: &mut Vcpu, work: Work, cycles: u64) {
     v.mark = cpu.cycles();
 }
 
+/// The vCPU on `cpu` stopped and the monitor takes over: its time so far
+/// is accounted and its registers go to the shadow.
+fn enter(cpu: &Cpu, v: &mut Vcpu) {
+    account(v, cpu.cycles());
+    v.shadow.copy_registers_from(cpu);
+    v.shadow.advance_clock(cpu.cycles());
+}
+
+/// The monitor is done with the vCPU on `cpu` (`cycles` of `work`): the
+/// shadow's registers and mode go back to the CPU.
+fn leave(cpu: &mut Cpu, v: &mut Vcpu, work: Work, cycles: u64) {
+    cpu.copy_registers_from(&v.shadow);
+    sync_physical(cpu, &v.shadow);
+    charge(cpu, v, work, cycles);
+    if v.state == VcpuState::Waiting {
+        v.wait_start = cpu.cycles();
+    }
+}
+
 /// What to do after a trap.
 enum Outcome {
     /// Resume the guest where the shadow's PC says.
@@ -69,21 +88,12 @@ impl Monitor {
         };
         let cpu = &mut m.cpus[p];
         let v = &mut self.vms[vi].vcpus[ci];
-        account(v, cpu.cycles());
-        v.shadow.copy_registers_from(cpu);
-        v.shadow.advance_clock(cpu.cycles());
+        enter(cpu, v);
         tracing::trace!(target: "monitor::trap", cpu = p, vm = vi, "spin loop at pc={:#x}: wait", v.shadow.pc);
         v.state = VcpuState::Waiting;
         v.stats.waits += 1;
-        cpu.copy_registers_from(&v.shadow);
-        sync_physical(cpu, &v.shadow);
-        charge(
-            cpu,
-            v,
-            Work::OtherPriv,
-            self.costs.trap + self.costs.other_priv,
-        );
-        v.wait_start = cpu.cycles();
+        let cycles = self.costs.trap + self.costs.other_priv;
+        leave(cpu, v, Work::OtherPriv, cycles);
     }
 
     /// Handles trap `t` of the vCPU on physical CPU `p`.
@@ -95,11 +105,7 @@ impl Monitor {
         let detailed = m.timing_mode() == TimingMode::Detailed;
         let node = m.devices.timing.node_of_cpu(p as u32);
         let outcome = {
-            let cpu = &mut m.cpus[p];
-            let v = &mut self.vms[vi].vcpus[ci];
-            account(v, cpu.cycles());
-            v.shadow.copy_registers_from(cpu);
-            v.shadow.advance_clock(cpu.cycles());
+            enter(&m.cpus[p], &mut self.vms[vi].vcpus[ci]);
             self.decide(m, p, vi, ci, &t, now_ns, node)
         };
         tracing::trace!(
@@ -150,14 +156,7 @@ impl Monitor {
         if detailed {
             cycles += self.monitor_references(m, p, vi, ci, &t);
         }
-        let cpu = &mut m.cpus[p];
-        let v = &mut self.vms[vi].vcpus[ci];
-        cpu.copy_registers_from(&v.shadow);
-        sync_physical(cpu, &v.shadow);
-        charge(cpu, v, work, cycles);
-        if v.state == VcpuState::Waiting {
-            v.wait_start = cpu.cycles();
-        }
+        leave(&mut m.cpus[p], &mut self.vms[vi].vcpus[ci], work, cycles);
     }
 
     /// Decides and does the work for trap `t` (guest registers are in the

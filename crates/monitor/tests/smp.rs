@@ -19,9 +19,9 @@ const SECONDARY: u32 = 0x8010_2000;
 const IPI: u32 = 20;
 
 /// `sw t0` of the 32-bit value `v` at `off(base)`.
-fn store(base: u32, off: u32, v: u32) -> Vec<u32> {
-    let mut c = li32(T0, v);
-    c.push(sw(T0, base, off));
+fn store(base: u8, off: u32, v: u32) -> Vec<u32> {
+    let mut c = load32(T0, v);
+    c.push(sw(T0, off as i16, base));
     c
 }
 
@@ -29,19 +29,19 @@ fn store(base: u32, off: u32, v: u32) -> Vec<u32> {
 /// itself on pin 0 (edge-triggered, enabled), enable IP2, power vCPU 1 up
 /// through the CPC and `wait`. The interrupt handler exits with 0x40.
 fn boot_cpu(ebase: u32) -> Vec<u32> {
-    let mut c = uncached(S0, T1, GCR);
+    let mut c = uncached(S0, GCR);
     c.extend(store(S0, 0x2018, 1 << 16)); // GCR_CL_OTHER: core 1
     c.extend(store(S0, 0x4020, SECONDARY)); // GCR_CO_RESET_BASE
-    c.extend(uncached(S1, T1, GIC));
+    c.extend(uncached(S1, GIC));
     c.extend(store(S1, 0x500 + 4 * IPI, 1 << 31)); // MAP_PIN: pin 0
     c.extend(store(S1, 0x2000 + 0x20 * IPI, 1)); // MAP_VP: VP 0
     c.extend(store(S1, 0x180, 1 << IPI)); // TRIG: edge
     c.extend(store(S1, 0x380, 1 << IPI)); // SMASK: enable
-    c.extend(li32(T0, ebase));
+    c.extend(load32(T0, ebase));
     c.push(mtc0(T0, EBASE.0, EBASE.1));
-    c.extend(li32(T0, 0x400 | 0x80 | 0x1)); // IM2, KX, IE
+    c.extend(load32(T0, 0x400 | 0x80 | 0x1)); // IM2, KX, IE
     c.push(mtc0(T0, STATUS, 0));
-    c.extend(uncached(S2, T1, CPC));
+    c.extend(uncached(S2, CPC));
     c.extend(store(S2, 0x2010, 1 << 16)); // CPC_CL_OTHER: core 1
     c.extend(store(S2, 0x4000, 3)); // CPC_CO_CMD: PWRUP
     c.push(WAIT);
@@ -53,15 +53,15 @@ fn boot_cpu(ebase: u32) -> Vec<u32> {
 /// then raise the IPI through GIC_SH_WEDGE and spin.
 fn secondary() -> Vec<u32> {
     let mut c = vec![mfc0(T0, EBASE.0, EBASE.1), andi(T0, T0, 0x3ff)];
-    c.extend(li32(T1, 1));
+    c.extend(load32(T1, 1));
     let branch = c.len();
     c.push(NOP); // patched below
     c.push(NOP);
-    c.extend(uncached(S1, T1, GIC));
+    c.extend(uncached(S1, GIC));
     c.extend(store(S1, 0x280, (1 << 31) | IPI)); // WEDGE: set IPI pending
     c.extend(SPIN);
     let fail = c.len();
-    c[branch] = bne(T0, T1, branch, fail);
+    c[branch] = bne(T0, T1, rel(branch, fail));
     c.push(ori(T0, T0, 0x100));
     c.extend(exit_with(T0));
     c
@@ -104,22 +104,22 @@ fn a_secondary_vcpu_starts_through_the_cpc_and_its_ipi_wakes_the_boot_vcpu() {
 #[test]
 fn a_vcpu_the_guest_powers_down_leaves_its_cpu() {
     // vCPU 0 starts vCPU 1 (which loops) and powers it down again.
-    let mut code = uncached(S0, T1, GCR);
+    let mut code = uncached(S0, GCR);
     code.extend(store(S0, 0x2018, 1 << 16));
     code.extend(store(S0, 0x4020, SECONDARY));
-    code.extend(uncached(S2, T1, CPC));
+    code.extend(uncached(S2, CPC));
     code.extend(store(S2, 0x2010, 1 << 16));
     code.extend(store(S2, 0x4000, 3)); // PWRUP
-    code.extend(li32(T1, 20_000));
+    code.extend(load32(T1, 20_000));
     let delay = code.len();
-    code.push(addiu(T1, T1, 0xffff));
-    code.push(bne(T1, 0, delay + 1, delay));
+    code.push(addiu(T1, T1, -1));
+    code.push(bne(T1, ZERO, rel(delay + 1, delay)));
     code.push(NOP);
     code.extend(store(S2, 0x4000, 2)); // PWRDOWN
-    code.extend(BUSY);
+    code.extend(busy());
     let vm = two_vcpu_vm(
         code,
-        vec![(u64::from(SECONDARY) as i32 as i64 as u64, BUSY.to_vec())],
+        vec![(u64::from(SECONDARY) as i32 as i64 as u64, busy().to_vec())],
     );
     let (mut m, mut mon) = start(2, &[vm]);
     assert!(!mon.run_for(&mut m, 1_000_000));

@@ -15,7 +15,7 @@ use monitor::MonitorConfig;
 #[test]
 fn privileged_instructions_run_on_the_virtual_cp0_and_devices_are_emulated() {
     // Compare := 0x1234, read it back, exit with it.
-    let mut code = li32(T0, 0x1234);
+    let mut code = load32(T0, 0x1234);
     code.push(mtc0(T0, COMPARE, 0));
     code.push(mfc0(T1, COMPARE, 0));
     code.extend(exit_with(T1));
@@ -38,20 +38,25 @@ fn privileged_instructions_run_on_the_virtual_cp0_and_devices_are_emulated() {
 /// and checks Status.IE through trapping `mfc0`s; it exits with
 /// `IE saved | IE after irq_save << 4 | IE after ei << 8 | sum of EPC << 12`.
 fn rewritable_guest() -> Vec<u32> {
-    let mut c = li32(SP, 0x8020_0000);
-    c.extend(li32(T0, 0x12));
+    let mut c = load32(SP, 0x8020_0000);
+    c.extend(load32(T0, 0x12));
     c.push(dmtc0(T0, EPC, 0));
     c.extend([or(S0, 0, 0), or(S1, 0, 0), or(S2, 0, 0), or(S3, 0, 0)]);
-    c.extend(li32(T2, 5));
+    c.extend(load32(T2, 5));
     let top = c.len();
-    c.extend([EI, di(T3), andi(T3, T3, 1), EHB]);
+    c.extend([ei(ZERO), di(T3), andi(T3, T3, 1), EHB]);
     c.extend([mfc0(T1, STATUS, 0), andi(T1, T1, 1)]);
     c.extend([addu(S0, S0, T3), addu(S1, S1, T1)]);
-    c.extend([EI, mfc0(T1, STATUS, 0), andi(T1, T1, 1), addu(S2, S2, T1)]);
+    c.extend([
+        ei(ZERO),
+        mfc0(T1, STATUS, 0),
+        andi(T1, T1, 1),
+        addu(S2, S2, T1),
+    ]);
     c.extend([di(0), dmfc0(T1, EPC, 0), addu(S3, S3, T1)]);
-    c.push(cache(0x15, SP, 0));
-    c.push(addiu(T2, T2, 0xffff));
-    c.push(bne(T2, 0, c.len(), top));
+    c.push(cache(0x15, 0, SP));
+    c.push(addiu(T2, T2, -1));
+    c.push(bne(T2, 0, rel(c.len(), top)));
     c.push(NOP);
     c.extend([sll(S1, S1, 4), sll(S2, S2, 8), sll(S3, S3, 12)]);
     c.extend([or(S0, S0, S1), or(S0, S0, S2), or(S0, S0, S3)]);
@@ -61,16 +66,13 @@ fn rewritable_guest() -> Vec<u32> {
 
 #[test]
 fn rewritten_privileged_instructions_keep_their_meaning_and_stop_trapping() {
+    let code = rewritable_guest();
+    let first_ei = code.iter().position(|&w| w == ei(ZERO)).unwrap() as u64;
     let run = |on: bool| {
-        let (mut m, mut mon) = start_with(
-            1,
-            &[vm("a", kernel(&rewritable_guest(), &[]))],
-            patching(on),
-        );
-        // The kernel is loaded at guest-physical 1 MiB, in guest chunk 0;
-        // its first `ei` is instruction 14.
+        let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&code, &[]))], patching(on));
+        // The kernel is loaded at guest-physical 1 MiB, in guest chunk 0.
         let chunk = mon.vms[0].pmap.chunk(0).expect("kernel chunk backed");
-        let ei_at = (u64::from(chunk) << 24) + 0x10_0000 + 4 * 14;
+        let ei_at = (u64::from(chunk) << 24) + 0x10_0000 + 4 * first_ei;
         assert!(mon.run_for(&mut m, 2_000_000));
         let ei_word = m.mem.read_u32(ei_at).unwrap();
         (
@@ -89,9 +91,13 @@ fn rewritten_privileged_instructions_keep_their_meaning_and_stop_trapping() {
     assert_eq!(on.patches, 7);
     assert_eq!(off.patches, 0);
     assert_eq!(off.other_privs - on.other_privs, 6 * 4);
-    assert_eq!(ei_off, EI, "without patching the guest's code is untouched");
+    assert_eq!(
+        ei_off,
+        ei(ZERO),
+        "without patching the guest's code is untouched"
+    );
     assert!(monitor::patch::is_rewritten(ei_on), "{ei_on:#x}");
-    assert_ne!(ei_on, EI);
+    assert_ne!(ei_on, ei(ZERO));
 }
 
 #[test]
@@ -101,23 +107,23 @@ fn a_status_read_whose_ie_bit_is_discarded_becomes_a_load_and_reads_the_same() {
     // exception return does) and may become a load of the Status slot, whose
     // IE bit is stale after the `di`; site B feeds IE to an `addu` and must
     // keep trapping. The guest exits with 1 if ever A != (B & ~0x1f).
-    let mut c = li32(SP, 0x8020_0000);
-    c.push(EI);
-    c.extend(li32(T2, 5));
+    let mut c = load32(SP, 0x8020_0000);
+    c.push(ei(ZERO));
+    c.extend(load32(T2, 5));
     let top = c.len();
     c.push(di(0));
     let site_a = c.len();
     c.extend([mfc0(T0, STATUS, 0), ori(T0, T0, 0x1f), xori(T0, T0, 0x1f)]);
     c.extend([mfc0(T1, STATUS, 0), addu(S0, S0, T1)]);
-    c.extend([ori(T1, T1, 0x1f), xori(T1, T1, 0x1f), EI]);
+    c.extend([ori(T1, T1, 0x1f), xori(T1, T1, 0x1f), ei(ZERO)]);
     let mismatch = c.len();
     c.extend([NOP, NOP]);
-    c.push(addiu(T2, T2, 0xffff));
-    c.push(bne(T2, 0, c.len(), top));
+    c.push(addiu(T2, T2, -1));
+    c.push(bne(T2, 0, rel(c.len(), top)));
     c.push(NOP);
     c.extend(exit_with(0));
-    c[mismatch] = bne(T0, T1, mismatch, c.len());
-    c.extend(li32(T0, 1));
+    c[mismatch] = bne(T0, T1, rel(mismatch, c.len()));
+    c.extend(load32(T0, 1));
     c.extend(exit_with(T0));
     let run = |on: bool| {
         let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&c, &[]))], patching(on));
@@ -153,17 +159,17 @@ fn an_eret_right_after_an_emulated_instruction_is_emulated_in_the_same_trap() {
         let user_va = 0x40_0000u32;
         let user_pa = 0x20_0000u32;
         let ebase = 0x8010_1000u32;
-        let mut code = li32(T0, ebase);
+        let mut code = load32(T0, ebase);
         code.push(mtc0(T0, EBASE.0, EBASE.1));
-        code.extend(li32(T0, user_va));
+        code.extend(load32(T0, user_va));
         code.push(dmtc0(T0, EPC, 0));
-        code.extend(li32(T0, 0x20 | 0x10 | 0x2));
+        code.extend(load32(T0, 0x20 | 0x10 | 0x2));
         code.push(mtc0(T0, STATUS, 0));
         code.push(mtc0(0, PAGEMASK, 0));
         code.push(mtc0(0, INDEX, 0));
-        code.extend(li32(T0, user_va | 5));
+        code.extend(load32(T0, user_va | 5));
         code.push(dmtc0(T0, ENTRYHI, 0));
-        code.extend(li32(T0, ((user_pa >> 12) << 6) | 0x1e));
+        code.extend(load32(T0, ((user_pa >> 12) << 6) | 0x1e));
         code.push(dmtc0(T0, ENTRYLO0, 0));
         code.push(dmtc0(0, ENTRYLO1, 0));
         code.push(TLBWI);
@@ -172,7 +178,7 @@ fn an_eret_right_after_an_emulated_instruction_is_emulated_in_the_same_trap() {
         }
         code.push(ERET);
         code.extend(SPIN);
-        let mut user_code = vec![SYSCALL, NOP];
+        let mut user_code = vec![syscall(0), NOP];
         user_code.extend(SPIN);
         let extra = vec![
             (0xffff_ffff_8000_0000 | u64::from(user_pa), user_code),
@@ -202,16 +208,16 @@ fn a_rewritten_count_read_sees_the_virtual_count() {
     // `rdhwr $2` after the first) and exit with the second value minus
     // 0x1000_0000: a few ticks, had the physical Count not followed the
     // virtual one it would be far off.
-    let mut c = li32(T0, 0x1000_0000);
+    let mut c = load32(T0, 0x1000_0000);
     c.push(mtc0(T0, COUNT, 0));
-    c.extend(li32(T2, 2));
+    c.extend(load32(T2, 2));
     let top = c.len();
     c.push(mfc0(T1, COUNT, 0));
-    c.push(addiu(T2, T2, 0xffff));
-    c.push(bne(T2, 0, c.len(), top));
+    c.push(addiu(T2, T2, -1));
+    c.push(bne(T2, 0, rel(c.len(), top)));
     c.push(NOP);
     c.push(lui(T0, 0x1000));
-    c.push(special(T1, T0, T1, 0, 0x23)); // subu t1, t1, t0
+    c.push(subu(T1, T1, T0)); // subu t1, t1, t0
     c.extend(exit_with(T1));
     for on in [true, false] {
         let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&c, &[]))], patching(on));
@@ -230,36 +236,31 @@ fn an_interrupt_a_rewritten_ei_enables_is_delivered() {
     // waits for Cause.TI (a rewritten read); pass 2 runs the rewritten `ei`
     // and spins. The interrupt handler exits with ExcCode (0 = Int) | 0x40.
     let ebase = 0x8010_1000u32;
-    let mut c = li32(T0, ebase);
+    let mut c = load32(T0, ebase);
     c.push(mtc0(T0, EBASE.0, EBASE.1));
-    c.extend(li32(SP, 0x8020_0000));
+    c.extend(load32(SP, 0x8020_0000));
     c.push(or(T2, 0, 0));
     let top = c.len();
-    c.push(EI);
+    c.push(ei(ZERO));
     let to_spin = c.len();
     c.extend([0, NOP]); // bne t2, zero, spin (patched below)
     c.push(di(0));
     c.push(mfc0(T0, COUNT, 0));
     c.push(addiu(T0, T0, 100));
     c.push(mtc0(T0, COMPARE, 0));
-    c.extend(li32(T0, 0x8000 | 0x80)); // IM7, KX, IE off
+    c.extend(load32(T0, 0x8000 | 0x80)); // IM7, KX, IE off
     c.push(mtc0(T0, STATUS, 0));
     c.push(lui(T3, 0x4000)); // Cause.TI
     let poll = c.len();
-    c.extend([mfc0(T1, CAUSE, 0), special(T1, T3, T1, 0, 0x24)]); // and t1, t1, t3
-    c.push(i_type(
-        0x04,
-        T1,
-        0,
-        (poll as i64 - c.len() as i64 - 1) as u32,
-    )); // beq t1, zero, poll
+    c.extend([mfc0(T1, CAUSE, 0), and(T1, T1, T3)]); // and t1, t1, t3
+    c.push(beq(T1, ZERO, rel(c.len(), poll)));
     c.push(NOP);
     c.push(ori(T2, 0, 1));
-    c.push(i_type(0x04, 0, 0, (top as i64 - c.len() as i64 - 1) as u32)); // b top
+    c.push(b(rel(c.len(), top)));
     c.push(NOP);
     let spin = c.len();
     c.extend(SPIN);
-    c[to_spin] = bne(T2, 0, to_spin, spin);
+    c[to_spin] = bne(T2, 0, rel(to_spin, spin));
     let extra = vec![exit_on_exception(ebase)];
     for on in [true, false] {
         let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&c, &extra))], patching(on));
@@ -283,38 +284,34 @@ fn guest_tlb_writes_user_mode_and_syscalls_are_virtualized() {
     let user_pa = 0x20_0000u32;
     let ebase = 0x8010_1000u32;
     let mut code = Vec::new();
-    code.extend(li32(T0, ebase));
+    code.extend(load32(T0, ebase));
     code.push(mtc0(T0, EBASE.0, EBASE.1));
     code.push(mtc0(0, PAGEMASK, 0));
     code.push(mtc0(0, INDEX, 0));
-    code.extend(li32(T0, user_va | 5)); // ASID 5
+    code.extend(load32(T0, user_va | 5)); // ASID 5
     code.push(dmtc0(T0, ENTRYHI, 0));
-    code.extend(li32(T0, ((user_pa >> 12) << 6) | 0x1e)); // C=3 D V
+    code.extend(load32(T0, ((user_pa >> 12) << 6) | 0x1e)); // C=3 D V
     code.push(dmtc0(T0, ENTRYLO0, 0));
     code.push(dmtc0(0, ENTRYLO1, 0));
     code.push(TLBWI);
-    code.extend(li32(T0, user_va));
+    code.extend(load32(T0, user_va));
     code.push(dmtc0(T0, EPC, 0));
     // Status: user mode (KSU = 2), EXL, UX, BEV clear.
-    code.extend(li32(T0, 0x20 | 0x10 | 0x2));
+    code.extend(load32(T0, 0x20 | 0x10 | 0x2));
     code.push(mtc0(T0, STATUS, 0));
     code.push(ERET);
     code.extend(SPIN);
     // t2 = user_va; lw t1, DATA(t2); syscall; spin; DATA: 7.
-    let mut user_code = li32(T2, user_va);
+    let mut user_code = load32(T2, user_va);
     let data_index = user_code.len() + 5;
-    user_code.push(lw(T1, T2, 4 * data_index as u32));
-    user_code.extend([SYSCALL, NOP]);
+    user_code.push(lw(T1, 4 * data_index as i16, T2));
+    user_code.extend([syscall(0), NOP]);
     user_code.extend(SPIN);
     user_code.push(0x0000_0007);
     assert_eq!(user_code[data_index], 7);
     let mut handler = vec![mfc0(T0, CAUSE, 0), srl(T0, T0, 2), addiu(T1, T1, 0)];
     // status = (ExcCode & 31) | (t1 << 4): t1 = 7 → 0x78
-    handler.extend([
-        0x3108_001f,                 // andi t0, t0, 31
-        special(0, T1, T1, 4, 0x00), // sll t1, t1, 4
-        or(T0, T0, T1),
-    ]);
+    handler.extend([andi(T0, T0, 31), sll(T1, T1, 4), or(T0, T0, T1)]);
     handler.extend(exit_with(T0));
     let extra = vec![
         (0xffff_ffff_8000_0000 | u64::from(user_pa), user_code),
@@ -334,12 +331,12 @@ fn guest_tlb_writes_user_mode_and_syscalls_are_virtualized() {
 /// (EBase + 0x180) exits with ExcCode (0 = Int) | 0x40.
 fn timer_guest(idle: &[u32]) -> (Vec<u8>, u64) {
     let ebase = 0x8010_1000u32;
-    let mut code = li32(T0, ebase);
+    let mut code = load32(T0, ebase);
     code.push(mtc0(T0, EBASE.0, EBASE.1));
     code.push(mfc0(T0, COUNT, 0));
     code.push(addiu(T0, T0, 10_000));
     code.push(mtc0(T0, COMPARE, 0));
-    code.extend(li32(T0, 0x8000 | 0x80 | 0x1)); // IM7, KX, IE
+    code.extend(load32(T0, 0x8000 | 0x80 | 0x1)); // IM7, KX, IE
     code.push(mtc0(T0, STATUS, 0));
     let at = ENTRY + 4 * code.len() as u64;
     code.extend(idle);
@@ -388,7 +385,7 @@ fn vcpus_timeshare_a_cpu_and_the_tlb_is_flushed_on_each_switch() {
     // Two VMs looping in kseg0 on one CPU.
     let (mut m, mut mon) = start(
         1,
-        &[vm("a", kernel(&BUSY, &[])), vm("b", kernel(&BUSY, &[]))],
+        &[vm("a", kernel(&busy(), &[])), vm("b", kernel(&busy(), &[]))],
     );
     let slice = MonitorConfig::default().timeslice;
     assert!(!mon.run_for(&mut m, 5 * slice));
@@ -424,17 +421,12 @@ fn a_failing_vm_stops_alone_and_its_memory_is_reclaimed() {
     // "wild": stores to a guest-physical address that is neither RAM nor a
     // device (3 GiB) with BEV set, so the bus error goes to a vector that
     // does not exist. "good" exits normally a little later.
-    let mut wild = vec![lui(T2, 0x9000), dsll32(T2, T2, 0), lui(T3, 0xc000)];
-    wild.extend([
-        dsll32(T3, T3, 0),
-        dsrl32(T3, T3, 0),
-        or(T3, T3, T2),
-        sw(0, T3, 0),
-    ]);
+    let mut wild = uncached(T3, 0xc000_0000);
+    wild.push(sw(ZERO, 0, T3));
     wild.extend(SPIN);
-    let mut good = li32(T1, 100_000);
-    good.extend([addiu(T1, T1, 0xffff), 0x1520_fffe, NOP]); // bnez t1, -2
-    good.extend(li32(T0, 9));
+    let mut good = load32(T1, 100_000);
+    good.extend([addiu(T1, T1, -1), bne(T1, ZERO, -2), NOP]);
+    good.extend(load32(T0, 9));
     good.extend(exit_with(T0));
     let (mut m, mut mon) = start(
         1,
@@ -461,20 +453,11 @@ fn a_failing_vm_stops_alone_and_its_memory_is_reclaimed() {
 /// used index moves unless `poll` is false, then exits with
 /// `device status << 8 | request status byte` (the byte at 0x20_5000).
 fn virtio_guest(desc: u64, poll: bool) -> Vec<u32> {
-    const LHU: u32 = 0x25;
-    const LBU: u32 = 0x24;
     // t3 = XKPHYS uncached 0xf001_0000; t1 = kseg0 0x8020_0000.
-    let mut g = vec![
-        lui(T2, 0x9000),
-        dsll32(T2, T2, 0),
-        lui(T3, 0xf001),
-        dsll32(T3, T3, 0),
-        dsrl32(T3, T3, 0),
-        or(T3, T3, T2),
-    ];
-    let store = |g: &mut Vec<u32>, value: u32, reg: u32| {
-        g.extend(li32(T0, value));
-        g.push(sw(T0, T3, reg));
+    let mut g = uncached(T3, 0xf001_0000);
+    let store = |g: &mut Vec<u32>, value: u32, reg: i16| {
+        g.extend(load32(T0, value));
+        g.push(sw(T0, reg, T3));
     };
     store(&mut g, 0, 0x70); // reset
     store(&mut g, 3, 0x70); // ACKNOWLEDGE | DRIVER
@@ -490,18 +473,18 @@ fn virtio_guest(desc: u64, poll: bool) -> Vec<u32> {
     store(&mut g, 1, 0x44); // ready
     store(&mut g, 0xf, 0x70); // DRIVER_OK
     store(&mut g, 0, 0x50); // notify queue 0
-    g.extend(li32(T1, 0x8020_0000));
+    g.extend(load32(T1, 0x8020_0000));
     if poll {
         // until used.idx (0x20_2002) != 0
-        g.extend([i_type(LHU, T1, T0, 0x2002), NOP, 0x1100_fffd, NOP]);
+        g.extend([lhu(T0, 0x2002, T1), NOP, beq(T0, ZERO, -3), NOP]);
     }
     g.extend([
-        lw(T0, T3, 0x70),
+        lw(T0, 0x70, T3),
         NOP,
-        special(0, T0, T0, 8, 0x00), // sll t0, t0, 8
-        i_type(LBU, T1, 2, 0x5000),  // lbu v0, 0x5000(t1)
+        sll(T0, T0, 8),
+        lbu(V0, 0x5000, T1),
         NOP,
-        or(T0, T0, 2),
+        or(T0, T0, V0),
     ]);
     g.extend(exit_with(T0));
     g

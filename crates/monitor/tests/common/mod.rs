@@ -1,146 +1,57 @@
-//! Hand-assembled guest kernels for the monitor's tests: an instruction
-//! encoder for the few instructions they use, a minimal ELF writer, and
-//! machines running such guests on the monitor.
+//! Hand-assembled guest kernels for the monitor's tests: the CPU tests'
+//! instruction encoder, a few instruction sequences, a minimal ELF writer,
+//! and machines running such guests on the monitor.
 
-#![allow(dead_code)] // each test crate uses its own subset
+#![allow(dead_code, unused_imports)] // each test crate uses its own subset
 
 use machine::{Machine, MachineConfig};
 use monitor::vm::VmConfig;
 use monitor::{Monitor, MonitorConfig};
 
-// Registers.
-pub const T0: u32 = 8;
-pub const T1: u32 = 9;
-pub const T2: u32 = 10;
-pub const T3: u32 = 11;
-pub const S0: u32 = 16;
-pub const S1: u32 = 17;
-pub const S2: u32 = 18;
-pub const S3: u32 = 19;
-pub const SP: u32 = 29;
+/// The CPU tests' instruction encoder (checked against the GNU assembler
+/// there): n64 register names, GNU operand order.
+#[path = "../../../mips/tests/common/asm.rs"]
+mod asm;
+pub use asm::*;
+pub use mips::cp0::reg::{
+    CAUSE, COMPARE, COUNT, ENTRYHI, ENTRYLO0, ENTRYLO1, EPC, INDEX, PAGEMASK, STATUS,
+};
 
-// CP0 registers.
-pub const ENTRYLO0: u32 = 2;
-pub const ENTRYLO1: u32 = 3;
-pub const PAGEMASK: u32 = 5;
-pub const COUNT: u32 = 9;
-pub const ENTRYHI: u32 = 10;
-pub const COMPARE: u32 = 11;
-pub const STATUS: u32 = 12;
-pub const CAUSE: u32 = 13;
-pub const EPC: u32 = 14;
-pub const EBASE: (u32, u32) = (15, 1);
-pub const INDEX: u32 = 0;
+/// EBase: CP0 register 15, select 1.
+pub const EBASE: (u8, u8) = (15, 1);
 
-pub fn i_type(op: u32, rs: u32, rt: u32, imm: u32) -> u32 {
-    (op << 26) | (rs << 21) | (rt << 16) | (imm & 0xffff)
+/// The offset of a branch at instruction index `at` to index `to`.
+pub fn rel(at: usize, to: usize) -> i16 {
+    (to as i64 - at as i64 - 1) as i16
 }
-pub fn lui(rt: u32, imm: u32) -> u32 {
-    i_type(0x0f, 0, rt, imm)
-}
-pub fn ori(rt: u32, rs: u32, imm: u32) -> u32 {
-    i_type(0x0d, rs, rt, imm)
-}
-pub fn addiu(rt: u32, rs: u32, imm: u32) -> u32 {
-    i_type(0x09, rs, rt, imm)
-}
-pub fn sw(rt: u32, base: u32, off: u32) -> u32 {
-    i_type(0x2b, base, rt, off)
-}
-pub fn lw(rt: u32, base: u32, off: u32) -> u32 {
-    i_type(0x23, base, rt, off)
-}
-pub fn special(rs: u32, rt: u32, rd: u32, sa: u32, funct: u32) -> u32 {
-    (rs << 21) | (rt << 16) | (rd << 11) | (sa << 6) | funct
-}
-pub fn or(rd: u32, rs: u32, rt: u32) -> u32 {
-    special(rs, rt, rd, 0, 0x25)
-}
-pub fn dsll32(rd: u32, rt: u32, sa: u32) -> u32 {
-    special(0, rt, rd, sa, 0x3c)
-}
-pub fn dsrl32(rd: u32, rt: u32, sa: u32) -> u32 {
-    special(0, rt, rd, sa, 0x3e)
-}
-pub fn srl(rd: u32, rt: u32, sa: u32) -> u32 {
-    special(0, rt, rd, sa, 0x02)
-}
-pub fn mfc0(rt: u32, rd: u32, sel: u32) -> u32 {
-    0x4000_0000 | (rt << 16) | (rd << 11) | sel
-}
-pub fn mtc0(rt: u32, rd: u32, sel: u32) -> u32 {
-    0x4080_0000 | (rt << 16) | (rd << 11) | sel
-}
-pub fn dmtc0(rt: u32, rd: u32, sel: u32) -> u32 {
-    0x40a0_0000 | (rt << 16) | (rd << 11) | sel
-}
-pub fn dmfc0(rt: u32, rd: u32, sel: u32) -> u32 {
-    0x4020_0000 | (rt << 16) | (rd << 11) | sel
-}
-pub fn di(rt: u32) -> u32 {
-    0x4160_6000 | (rt << 16)
-}
-pub fn andi(rt: u32, rs: u32, imm: u32) -> u32 {
-    i_type(0x0c, rs, rt, imm)
-}
-pub fn xori(rt: u32, rs: u32, imm: u32) -> u32 {
-    i_type(0x0e, rs, rt, imm)
-}
-pub fn addu(rd: u32, rs: u32, rt: u32) -> u32 {
-    special(rs, rt, rd, 0, 0x21)
-}
-pub fn sll(rd: u32, rt: u32, sa: u32) -> u32 {
-    special(0, rt, rd, sa, 0x00)
-}
-/// `bne rs, rt` from instruction `at` to instruction `to` (indices).
-pub fn bne(rs: u32, rt: u32, at: usize, to: usize) -> u32 {
-    i_type(0x05, rs, rt, (to as i64 - at as i64 - 1) as u32)
-}
-pub fn cache(op: u32, base: u32, off: u32) -> u32 {
-    i_type(0x2f, base, op, off)
-}
-pub const EI: u32 = 0x4160_6020;
-pub const EHB: u32 = 0x0000_00c0;
-pub const TLBWI: u32 = 0x4200_0002;
-pub const ERET: u32 = 0x4200_0018;
-pub const WAIT: u32 = 0x4200_0020;
-pub const SYSCALL: u32 = 0x0000_000c;
-pub const NOP: u32 = 0;
 /// `b .` (branch to itself) with its delay slot: only an interrupt can
 /// leave it, so the monitor makes the vCPU wait (with interrupts off, for
 /// good).
 pub const SPIN: [u32; 2] = [0x1000_ffff, NOP];
 /// A loop that keeps the CPU busy: `1: addiu t9, t9, 1; b 1b; nop`.
-pub const BUSY: [u32; 3] = [0x2739_0001, 0x1000_fffe, NOP];
-
-/// Loads the 32-bit value `v` zero-extended into `rt` (3 instructions).
-pub fn li32(rt: u32, v: u32) -> Vec<u32> {
-    vec![lui(rt, v >> 16), ori(rt, rt, v & 0xffff), NOP]
+pub fn busy() -> [u32; 3] {
+    [addiu(T9, T9, 1), b(-2), NOP]
 }
 
-/// `rd` = the XKPHYS uncached address of physical `pa` (`scratch` is
-/// clobbered).
-pub fn uncached(rd: u32, scratch: u32, pa: u32) -> Vec<u32> {
-    vec![
-        lui(rd, 0x9000),
-        dsll32(rd, rd, 0),
-        lui(scratch, pa >> 16),
-        ori(scratch, scratch, pa & 0xffff),
-        dsll32(scratch, scratch, 0),
-        dsrl32(scratch, scratch, 0),
-        or(rd, rd, scratch),
-    ]
+/// Loads `v` sign-extended into `rt`, as a vector to build on.
+pub fn load32(rt: u8, v: u32) -> Vec<u32> {
+    li32(rt, v as i32).to_vec()
+}
+
+/// `rd` = the XKPHYS uncached address of physical `pa`.
+pub fn uncached(rd: u8, pa: u32) -> Vec<u32> {
+    li64(rd, 0x9000_0000_0000_0000 | u64::from(pa))
 }
 
 /// `t3` = the XKPHYS uncached address of the exit device (0xf000_1000).
 pub fn exit_device_address() -> Vec<u32> {
-    uncached(T3, T2, 0xf000_1000)
+    uncached(T3, 0xf000_1000)
 }
 
 /// Writes `rs` to the exit device (the VM ends with that status), then spins.
-pub fn exit_with(rs: u32) -> Vec<u32> {
+pub fn exit_with(rs: u8) -> Vec<u32> {
     let mut v = exit_device_address();
-    v.push(sw(rs, T3, 0));
+    v.push(sw(rs, 0, T3));
     v.extend(SPIN);
     v
 }
@@ -152,7 +63,7 @@ pub fn exit_on_exception(ebase: u32) -> (u64, Vec<u32>) {
     let mut handler = vec![
         mfc0(T0, CAUSE, 0),
         srl(T0, T0, 2),
-        0x3108_001f, // andi t0, t0, 31
+        andi(T0, T0, 31),
         ori(T0, T0, 0x40),
     ];
     handler.extend(exit_with(T0));

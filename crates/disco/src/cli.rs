@@ -22,11 +22,19 @@ pub enum Command {
     /// Run the virtual machines a configuration file describes on the Disco
     /// monitor, each with its own console.
     Up(Box<crate::up::UpArgs>),
-    /// Fetch and build the default Debian guest images into the cache.
+    /// Run an experiment of the paper (a set of `disco run`s, cached) and
+    /// write its JSON and plot; `disco experiment list` lists them.
+    Experiment(Box<crate::experiment::ExperimentArgs>),
+    /// Fetch and build the default Debian guest images into the cache
+    /// (with --rootfs: the Debian root disk too).
     Fetch {
         /// Fetch again even if the images are cached.
         #[arg(long)]
         force: bool,
+        /// Also build the Debian root disk (gcc, POV-Ray, Icarus Verilog,
+        /// SQLite, the NFS server, the workloads): ~160 MB of packages.
+        #[arg(long)]
+        rootfs: bool,
     },
 }
 
@@ -55,6 +63,11 @@ pub struct RunArgs {
     /// virtio block devices /dev/vda, /dev/vdb, ... in order.
     #[arg(long = "disk", value_name = "PATH[,ro]", value_parser = crate::disks::parse_disk)]
     pub disks: Vec<machine::virtio::DiskConfig>,
+    /// Boot from the Debian root disk (gcc, POV-Ray, Icarus Verilog, SQLite,
+    /// the workloads; built with `disco fetch --rootfs` if missing): it is
+    /// /dev/vda, read-only, with the guest's writes kept in memory.
+    #[arg(long, conflicts_with_all = ["kernel", "initrd"])]
+    pub rootfs: bool,
     /// Extra kernel command-line arguments, appended to the defaults.
     #[arg(long, value_name = "ARGS")]
     pub append: Option<String>,
@@ -128,6 +141,10 @@ pub struct RunArgs {
     /// traps to the monitor every time (pure trap-and-emulate).
     #[arg(long, requires = "vm")]
     pub no_patch: bool,
+    /// With --vm: multiply every entry of the monitor's cost table by F
+    /// (the costs are estimates: this shows how much a result depends on them).
+    #[arg(long, requires = "vm", value_name = "F", value_parser = crate::run::parse_cost_scale)]
+    pub cost_scale: Option<f64>,
 }
 
 /// Timing modes on the command line.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use machine::virtio::DiskConfig;
 
 use crate::addfiles::{append_files, AddedFile};
 use crate::images;
@@ -20,6 +21,39 @@ pub struct GuestSpec {
     pub initrd: Option<PathBuf>,
     /// Host files to put into the initramfs.
     pub add: Vec<AddedFile>,
+    /// Boot from the Debian root disk (built if missing).
+    pub rootfs: bool,
+}
+
+/// What to boot: the images read, and the root disk if any.
+#[derive(Debug)]
+pub struct Guest {
+    /// Where the kernel came from.
+    pub kernel_path: PathBuf,
+    /// The kernel.
+    pub kernel: Vec<u8>,
+    /// The initramfs, with the root disk's modules and the added files.
+    pub initrd: Option<Vec<u8>>,
+    /// The root disk, read-only (the guest sees it as `/dev/vda`: it goes
+    /// before any other disk). Its base image is never written.
+    pub root_disk: Option<DiskConfig>,
+}
+
+impl Guest {
+    /// The kernel command line: [`bootargs`] with `append`, plus `root=` for
+    /// a root disk.
+    pub fn bootargs(&self, append: Option<&str>) -> String {
+        let mut args = bootargs(append);
+        if self.root_disk.is_some() {
+            args.push_str(" root=/dev/vda");
+        }
+        args
+    }
+
+    /// The disks: the root disk first, then `others`.
+    pub fn disks(&self, others: Vec<DiskConfig>) -> Vec<DiskConfig> {
+        self.root_disk.iter().cloned().chain(others).collect()
+    }
 }
 
 /// The kernel command line: the defaults, then `append`.
@@ -33,9 +67,9 @@ pub fn bootargs(append: Option<&str>) -> String {
 }
 
 /// Reads the kernel and initrd of `spec` (fetching the default images if
-/// needed; the default initramfs gets this disco's `/init`) and appends the
-/// added files. Returns the kernel's path, the kernel and the initrd.
-pub fn guest_images(spec: &GuestSpec) -> Result<(PathBuf, Vec<u8>, Option<Vec<u8>>)> {
+/// needed; the default initramfs gets this disco's `/init`), appends the
+/// root disk's modules and the added files.
+pub fn guest_images(spec: &GuestSpec) -> Result<Guest> {
     let (kernel_path, initrd_path) = resolve_images(spec)?;
     let kernel = read_file(&kernel_path, "kernel")?;
     let mut initrd = initrd_path
@@ -48,13 +82,35 @@ pub fn guest_images(spec: &GuestSpec) -> Result<(PathBuf, Vec<u8>, Option<Vec<u8
             images::refresh_init(initrd).context("updating the initramfs's /init")?;
         }
     }
+    let mut root_disk = None;
+    if spec.rootfs {
+        if spec.kernel.is_some() || spec.initrd.is_some() {
+            bail!("--rootfs boots Debian's kernel with disco's initramfs: drop --kernel/--initrd");
+        }
+        let disk = images::rootfs::ensure_rootfs(&mut images::stderr_progress)
+            .context("cannot provide the Debian root disk")?;
+        let modules = read_file(&disk.modules, "root disk modules")?;
+        if let Some(initrd) = initrd.as_mut() {
+            // Linux unpacks concatenated archives in order.
+            initrd.extend_from_slice(&modules);
+        }
+        root_disk = Some(DiskConfig {
+            path: disk.image,
+            read_only: true,
+        });
+    }
     if !spec.add.is_empty() {
         let Some(initrd) = initrd.as_mut() else {
             bail!("adding files needs an initrd (give one with the kernel)");
         };
         append_files(initrd, &spec.add)?;
     }
-    Ok((kernel_path, kernel, initrd))
+    Ok(Guest {
+        kernel_path,
+        kernel,
+        initrd,
+        root_disk,
+    })
 }
 
 fn resolve_images(spec: &GuestSpec) -> Result<(PathBuf, Option<PathBuf>)> {

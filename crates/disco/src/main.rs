@@ -10,7 +10,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => disco::run::run(*args),
         Command::Up(args) => disco::up::up(*args),
-        Command::Fetch { force } => fetch(force),
+        Command::Experiment(args) => disco::experiment::experiment(*args),
+        Command::Fetch { force, rootfs } => fetch(force, rootfs),
     };
     match result {
         Ok(code) => code,
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn fetch(force: bool) -> anyhow::Result<ExitCode> {
+fn fetch(force: bool, rootfs: bool) -> anyhow::Result<ExitCode> {
     let mut progress = disco::images::stderr_progress;
     let images = if force {
         disco::images::fetch_default_images(&mut progress)?
@@ -31,5 +32,14 @@ fn fetch(force: bool) -> anyhow::Result<ExitCode> {
     println!("kernel: {}", images.kernel.display());
     println!("initrd: {}", images.initrd.display());
     println!("{}", images.description);
+    if rootfs {
+        let disk = if force {
+            disco::images::rootfs::fetch_rootfs(&mut progress)?
+        } else {
+            disco::images::rootfs::ensure_rootfs(&mut progress)?
+        };
+        println!("root disk: {}", disk.image.display());
+        println!("{}", disk.description);
+    }
     Ok(ExitCode::SUCCESS)
 }

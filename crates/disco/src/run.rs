@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use machine::report::report;
 use machine::simctl::TimingMode;
 use machine::{Machine, MachineConfig};
 use monitor::vm::VmConfig;
@@ -14,7 +13,7 @@ use monitor::{Monitor, MonitorConfig};
 
 use crate::checkpoint::{boot_and_save, PendingInput, COMMAND_FROM_CONSOLE_PROPERTY};
 use crate::config::ConfigFile;
-use crate::guest::{bootargs, guest_images, GuestSpec};
+use crate::guest::{guest_images, GuestSpec};
 
 use crate::cli::{RunArgs, TimingArg, TraceEvent};
 use crate::console::{Input, RawTerminal, StdinReader};
@@ -71,14 +70,18 @@ fn spec(args: &RunArgs) -> GuestSpec {
         kernel: args.kernel.clone(),
         initrd: args.initrd.clone(),
         add: args.add.clone(),
+        rootfs: args.rootfs,
     }
 }
 
 /// Builds the machine and loads the kernel and initrd.
 fn boot(args: &RunArgs) -> Result<Machine> {
-    let (kernel_path, kernel, initrd) = guest_images(&spec(args))?;
-    let mut config = machine_config(args, kernel, initrd)?;
-    config.bootargs = bootargs(args.append.as_deref());
+    let guest = guest_images(&spec(args))?;
+    let bootargs = guest.bootargs(args.append.as_deref());
+    let mut config = machine_config(args, guest.kernel.clone(), guest.initrd.clone())?;
+    config.disks = guest.disks(std::mem::take(&mut config.disks));
+    config.bootargs = bootargs;
+    let kernel_path = guest.kernel_path;
     config.exec = args.exec.clone();
     if args.save_checkpoint.is_some() {
         config
@@ -92,12 +95,14 @@ fn boot(args: &RunArgs) -> Result<Machine> {
 /// (`--vm`): the VM gets `--mem` of memory, the machine that plus the
 /// monitor's reserve.
 fn boot_vm(args: &RunArgs) -> Result<Virtual> {
-    let (kernel_path, kernel, initrd) = guest_images(&spec(args))?;
+    let guest = guest_images(&spec(args))?;
     let mut config = machine_config(args, Vec::new(), None)?;
     let guest_mem = config.mem_bytes;
     config.mem_bytes = guest_mem + monitor::alloc::MONITOR_RESERVED;
     // The disks are the VM's, not the machine's.
-    let disks = std::mem::take(&mut config.disks);
+    let disks = guest.disks(std::mem::take(&mut config.disks));
+    let bootargs = guest.bootargs(args.append.as_deref());
+    let (kernel_path, kernel, initrd) = (guest.kernel_path, guest.kernel, guest.initrd);
     let mut machine = Machine::new_unbooted(&config).context("cannot build the machine")?;
     let vm = VmConfig {
         name: "vm0".to_string(),
@@ -105,7 +110,7 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
         vcpus: args.vcpus,
         kernel,
         initrd,
-        bootargs: bootargs(args.append.as_deref()),
+        bootargs,
         exec: args.exec.clone(),
         chosen: Vec::new(),
         rtc_epoch_ns: config.rtc_epoch_ns,
@@ -116,6 +121,7 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
     let monitor_config = MonitorConfig {
         quantum: config.quantum,
         patch_privileged: !args.no_patch && config_file(args)?.monitor.patch.unwrap_or(true),
+        costs: monitor::cost::CostTable::default().scaled(args.cost_scale.unwrap_or(1.0)),
         ..MonitorConfig::default()
     };
     let monitor = Monitor::new(&mut machine, &[vm], monitor_config)
@@ -125,6 +131,14 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
         monitor,
         vm: 0,
     })
+}
+
+/// Parses `--cost-scale`: a positive, finite factor.
+pub fn parse_cost_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!("'{s}' is not a positive number")),
+    }
 }
 
 /// Restores `--restore`'s checkpoint, with the timing mode of `--timing`
@@ -319,27 +333,12 @@ fn report_stop(stop: &Ending, when: &str) {
 /// `--stats` and `--stats-json`: the machine's statistics, and with a VM
 /// the monitor's accounting.
 fn write_reports(s: &dyn Session, args: &RunArgs) -> Result<()> {
-    if !args.stats && args.stats_json.is_none() {
-        return Ok(());
-    }
-    let m = s.machine();
-    let r = report(m);
-    let monitor = s.monitor().map(|mon| mon.report());
-    if args.stats {
-        eprint!("{}", r.table(10));
-        if let Some(mr) = &monitor {
-            eprint!("{}", mr.table(m.clock().hz()));
-        }
-    }
-    if let Some(path) = &args.stats_json {
-        let mut json = serde_json::to_value(&r)?;
-        if let Some(mr) = &monitor {
-            json["monitor"] = serde_json::to_value(mr)?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(&json)?)
-            .with_context(|| format!("cannot write statistics to '{}'", path.display()))?;
-    }
-    Ok(())
+    crate::stats::write(
+        s.machine(),
+        s.monitor(),
+        args.stats,
+        args.stats_json.as_deref(),
+    )
 }
 
 /// Prints the one-line summary of the run since `start`.

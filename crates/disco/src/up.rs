@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use machine::report::report;
 use machine::simctl::TimingMode;
 use machine::virtio::DiskTiming;
 use machine::{Machine, MachineConfig};
@@ -28,7 +27,8 @@ use crate::addfiles::parse_add;
 use crate::cli::{TimingArg, TraceEvent};
 use crate::config::{ConfigFile, VmSection};
 use crate::console::{Input, RawTerminal, StdinReader};
-use crate::guest::{bootargs, guest_images, GuestSpec};
+use crate::guest::{guest_images, GuestSpec};
+use crate::images::EXEC_BEGIN_MARKER;
 
 /// Default memory of a VM.
 const DEFAULT_VM_MEM: u64 = 256 << 20;
@@ -158,10 +158,14 @@ fn vm_config(i: usize, s: &VmSection, base: &Path, disk_timing: DiskTiming) -> R
         kernel: s.kernel.as_ref().map(at),
         initrd: s.initrd.as_ref().map(at),
         add,
+        rootfs: s.rootfs.unwrap_or(false),
     };
-    let (_, kernel, initrd) = guest_images(&spec).with_context(|| format!("VM '{name}'"))?;
-    let disks =
-        crate::config::disks_relative_to(&s.disks, base).with_context(|| format!("VM '{name}'"))?;
+    let guest = guest_images(&spec).with_context(|| format!("VM '{name}'"))?;
+    let disks = guest.disks(
+        crate::config::disks_relative_to(&s.disks, base).with_context(|| format!("VM '{name}'"))?,
+    );
+    let bootargs = guest.bootargs(s.append.as_deref());
+    let (kernel, initrd) = (guest.kernel, guest.initrd);
     Ok(VmConfig {
         name,
         mem_bytes: s
@@ -173,7 +177,7 @@ fn vm_config(i: usize, s: &VmSection, base: &Path, disk_timing: DiskTiming) -> R
         vcpus: s.vcpus.unwrap_or(1),
         kernel,
         initrd,
-        bootargs: bootargs(s.append.as_deref()),
+        bootargs,
         exec: s.exec.clone(),
         chosen: Vec::new(),
         rtc_epoch_ns: MachineConfig::DEFAULT_RTC_EPOCH_NS,
@@ -270,7 +274,9 @@ impl Consoles {
                 f.write_all(&bytes)?;
             }
             if self.attached == Some(i) {
-                out.write_all(&bytes)?;
+                let marker = format!("{EXEC_BEGIN_MARKER}\n");
+                let text = String::from_utf8_lossy(&bytes).replace(&marker, "");
+                out.write_all(text.as_bytes())?;
             } else if self.attached.is_none() {
                 self.partial[i].extend_from_slice(&bytes);
                 while let Some(pos) = self.partial[i].iter().position(|&b| b == b'\n') {
@@ -302,6 +308,10 @@ impl Consoles {
 fn write_line(out: &mut impl Write, name: &str, line: &[u8]) -> Result<()> {
     let text = String::from_utf8_lossy(line);
     let text = text.trim_end_matches(['\n', '\r']).replace('\r', "");
+    // /init's marker before a command's output is for `disco run`.
+    if text == EXEC_BEGIN_MARKER {
+        return Ok(());
+    }
     writeln!(out, "[{name}] {text}")?;
     Ok(())
 }
@@ -386,16 +396,10 @@ fn run_attached(
 }
 
 fn write_reports(machine: &Machine, monitor: &Monitor, args: &UpArgs) -> Result<()> {
-    let mr = monitor.report();
-    if args.stats {
-        eprint!("{}", report(machine).table(10));
-        eprint!("{}", mr.table(machine.clock().hz()));
-    }
-    if let Some(path) = &args.stats_json {
-        let mut json = serde_json::to_value(report(machine))?;
-        json["monitor"] = serde_json::to_value(&mr)?;
-        std::fs::write(path, serde_json::to_string_pretty(&json)?)
-            .with_context(|| format!("cannot write statistics to '{}'", path.display()))?;
-    }
-    Ok(())
+    crate::stats::write(
+        machine,
+        Some(monitor),
+        args.stats,
+        args.stats_json.as_deref(),
+    )
 }

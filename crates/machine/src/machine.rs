@@ -194,6 +194,9 @@ pub struct Machine {
     now: u64,
     /// Instructions counted before the last statistics reset.
     instructions_before_reset: u64,
+    /// The statistics when the guest ended its measured region (simctl
+    /// COMMAND 2), if it did since the last reset.
+    region: Option<Box<crate::report::Report>>,
 }
 
 /// A CPU in its reset state; on a multiprocessor it reports the Coherence
@@ -375,6 +378,7 @@ impl Machine {
             },
             now: 0,
             instructions_before_reset: 0,
+            region: None,
         };
         m.set_timing_mode(config.timing_mode);
         Ok(m)
@@ -451,12 +455,25 @@ impl Machine {
 
     /// Zeroes every statistic (a measured region starts now).
     pub fn reset_stats(&mut self) {
+        self.region = None;
         self.instructions_before_reset = self.instructions();
         for cpu in &mut self.cpus {
             cpu.reset_stats();
         }
         self.devices.timing.reset_stats();
         self.devices.timing.counters_mut().reset_all();
+    }
+
+    /// Ends the measured region: keeps the statistics as they are now, for
+    /// [`region_report`](Self::region_report).
+    pub fn end_region(&mut self) {
+        self.region = Some(Box::new(crate::report::report(self)));
+    }
+
+    /// The statistics at the end of the measured region, if the guest ended
+    /// one since the last reset.
+    pub fn region_report(&self) -> Option<&crate::report::Report> {
+        self.region.as_deref()
     }
 
     /// Prints every instruction of every CPU to stderr (very slow).
@@ -560,6 +577,7 @@ impl Machine {
                         match req {
                             SimRequest::SetMode(mode) => self.set_timing_mode(mode),
                             SimRequest::ResetStats => self.reset_stats(),
+                            SimRequest::EndRegion => self.end_region(),
                         }
                     }
                     self.apply_cps_events(c);
@@ -669,6 +687,7 @@ impl Machine {
             quantum: s.quantum,
             now: s.now,
             instructions_before_reset: s.instructions_before_reset,
+            region: None,
         })
     }
 

@@ -34,6 +34,12 @@ pub struct CpuReport {
     pub stall_local: u64,
     /// Memory stall cycles served by other nodes.
     pub stall_remote: u64,
+    /// Memory stall cycles in user mode (part of `stall_local` +
+    /// `stall_remote`; `user` excludes them).
+    pub stall_user: u64,
+    /// Memory stall cycles in kernel and supervisor mode (the rest of
+    /// `stall_local` + `stall_remote`).
+    pub stall_kernel: u64,
     /// Exceptions taken, by name.
     pub exceptions: Vec<(String, u64)>,
     /// TLB refill exceptions.
@@ -104,6 +110,8 @@ pub fn report(m: &Machine) -> Report {
                 idle: s.idle_cycles,
                 stall_local: caches.stall_local + caches.stall_l2,
                 stall_remote: caches.stall_remote,
+                stall_user: s.stall_cycles[2],
+                stall_kernel: s.stall_cycles[0] + s.stall_cycles[1],
                 exceptions,
                 tlb_refills: s.tlb_refills,
                 caches,

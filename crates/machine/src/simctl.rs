@@ -8,10 +8,13 @@
 //! | offset | register | access |
 //! |---|---|---|
 //! | `0x00` | `MODE`: 0 = fast, 1 = detailed | read: current mode; write: switch |
-//! | `0x04` | `COMMAND`: 1 = reset statistics | write |
+//! | `0x04` | `COMMAND`: 1 = reset statistics, 2 = end the measured region | write |
 //! | `0x08` | `MAGIC`: `0x4d495344` ("DSIM") | read |
 //!
 //! From a guest shell: `devmem 0xf0003000 32 1` switches to detailed timing.
+//! Ending the measured region (COMMAND 2) keeps a copy of the statistics
+//! as they are at that moment: reports show that copy, so what the guest
+//! does afterwards (checking results, powering off) is not counted.
 //! Requests take effect when the CPU that wrote them finishes its current
 //! block (the machine polls [`SimCtl::take_request`]).
 
@@ -26,6 +29,7 @@ const MODE: u64 = 0x00;
 const COMMAND: u64 = 0x04;
 const MAGIC: u64 = 0x08;
 const COMMAND_RESET_STATS: u64 = 1;
+const COMMAND_END_REGION: u64 = 2;
 
 /// The machine's timing mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +47,8 @@ pub enum SimRequest {
     SetMode(TimingMode),
     /// Reset all statistics.
     ResetStats,
+    /// End the measured region: keep the statistics as they are now.
+    EndRegion,
 }
 
 /// The device.
@@ -104,6 +110,7 @@ impl MmioDevice for SimCtl {
             (MODE, 0) => self.pending.push(SimRequest::SetMode(TimingMode::Fast)),
             (MODE, 1) => self.pending.push(SimRequest::SetMode(TimingMode::Detailed)),
             (COMMAND, COMMAND_RESET_STATS) => self.pending.push(SimRequest::ResetStats),
+            (COMMAND, COMMAND_END_REGION) => self.pending.push(SimRequest::EndRegion),
             // Unknown values and registers are ignored.
             _ => {}
         }

@@ -67,6 +67,29 @@ impl Default for CostTable {
     }
 }
 
+impl CostTable {
+    /// This table with every cost multiplied by `factor` (rounded to the
+    /// nearest cycle): the costs are estimates, and `disco run --cost-scale`
+    /// shows how much a result depends on them. The zeroing rate is a
+    /// speed, so it is divided by `factor` (at least 1 byte per cycle).
+    pub fn scaled(&self, factor: f64) -> CostTable {
+        let f = |c: u64| (c as f64 * factor).round() as u64;
+        CostTable {
+            trap: f(self.trap),
+            tlb_write: f(self.tlb_write),
+            other_priv: f(self.other_priv),
+            kernel_tlb_fault: f(self.kernel_tlb_fault),
+            l2tlb_refill: f(self.l2tlb_refill),
+            reflect: f(self.reflect),
+            device: f(self.device),
+            patch: f(self.patch),
+            back_chunk: f(self.back_chunk),
+            zero_bytes_per_cycle: ((self.zero_bytes_per_cycle as f64 / factor).round() as u64)
+                .max(1),
+        }
+    }
+}
+
 /// Categories of monitor time: the columns of the paper's Table 2, and two
 /// more this monitor distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,5 +201,24 @@ impl VcpuStats {
             waits,
             switches
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CostTable;
+
+    #[test]
+    fn scaled_multiplies_costs_and_divides_the_zeroing_rate() {
+        let base = CostTable::default();
+        assert_eq!(base.scaled(1.0), base);
+        let double = base.scaled(2.0);
+        assert_eq!(double.trap, 2 * base.trap);
+        assert_eq!(double.tlb_write, 2 * base.tlb_write);
+        assert_eq!(double.back_chunk, 2 * base.back_chunk);
+        assert_eq!(double.zero_bytes_per_cycle, base.zero_bytes_per_cycle / 2);
+        let half = base.scaled(0.5);
+        assert_eq!(half.other_priv, base.other_priv / 2);
+        assert_eq!(half.zero_bytes_per_cycle, 2 * base.zero_bytes_per_cycle);
     }
 }

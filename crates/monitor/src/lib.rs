@@ -130,6 +130,8 @@ pub struct Monitor {
     pub(crate) quantum: u64,
     pub(crate) timeslice: u64,
     pub(crate) now: u64,
+    /// The accounting when a guest ended its measured region.
+    pub(crate) region: Option<Box<report::MonitorReport>>,
 }
 
 impl Monitor {
@@ -188,6 +190,7 @@ impl Monitor {
             quantum: config.quantum.max(1),
             timeslice: config.timeslice.max(1),
             now: machine.cycles(),
+            region: None,
         })
     }
 

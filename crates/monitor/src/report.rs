@@ -56,6 +56,52 @@ impl Monitor {
     }
 }
 
+impl Monitor {
+    /// Zeroes the accounting (a measured region starts now).
+    pub fn reset_stats(&mut self) {
+        for vm in &mut self.vms {
+            for v in &mut vm.vcpus {
+                v.stats = crate::cost::VcpuStats::default();
+            }
+        }
+        for p in &mut self.pcpus {
+            p.idle_cycles = 0;
+        }
+        self.region = None;
+    }
+
+    /// The accounting when a guest ended its measured region (simctl
+    /// COMMAND 2) since the last reset, if one did.
+    pub fn region_report(&self) -> Option<&MonitorReport> {
+        self.region.as_deref()
+    }
+
+    /// Applies what VM `vi` asked of its simulation-control device to the
+    /// machine (timing mode, statistics, measured region) and to the
+    /// monitor's accounting.
+    pub(crate) fn apply_simctl(&mut self, m: &mut machine::Machine, vi: usize) {
+        use machine::simctl::SimRequest;
+        while let Some(req) = self.vms[vi].devices.simctl.take_request() {
+            match req {
+                SimRequest::SetMode(mode) => {
+                    m.set_timing_mode(mode);
+                    for vm in &mut self.vms {
+                        vm.devices.simctl.set_mode(mode);
+                    }
+                }
+                SimRequest::ResetStats => {
+                    m.reset_stats();
+                    self.reset_stats();
+                }
+                SimRequest::EndRegion => {
+                    m.end_region();
+                    self.region = Some(Box::new(self.report()));
+                }
+            }
+        }
+    }
+}
+
 /// A VM state in words.
 pub fn describe(state: &VmState) -> String {
     match state {

@@ -153,6 +153,9 @@ impl Monitor {
             self.stop_vm(m, vi, state);
             return;
         }
+        if self.vms[vi].devices.simctl.has_request() {
+            self.apply_simctl(m, vi);
+        }
         if detailed {
             cycles += self.monitor_references(m, p, vi, ci, &t);
         }

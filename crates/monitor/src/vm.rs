@@ -5,9 +5,11 @@ use machine::boot::{self, BootLayout};
 use machine::cps::CpsEvent;
 use machine::exitdev::{ExitDevice, ExitRequest, EXIT_DEVICE_WINDOW_SIZE};
 use machine::layout::{
-    virtio_irq, virtio_window, EXIT_BASE, MAX_VIRTIO, RTC_BASE, RTC_IRQ, UART_BASE, UART_IRQ,
+    virtio_irq, virtio_window, EXIT_BASE, MAX_VIRTIO, RTC_BASE, RTC_IRQ, SIMCTL_BASE, UART_BASE,
+    UART_IRQ,
 };
 use machine::rtc::{GoldfishRtc, RTC_WINDOW_SIZE};
+use machine::simctl::{SimCtl, TimingMode, SIMCTL_WINDOW_SIZE};
 use machine::uart::{Uart, UART_WINDOW_SIZE};
 use machine::virtio::{
     Backend, DiskConfig, DiskError, DiskTiming, DmaMemory, NetDevice, VirtioMmio,
@@ -136,6 +138,10 @@ pub struct VmDevices {
     /// Virtual CM, CPC and GIC of a multiprocessor VM: its vCPUs are the
     /// cores, device interrupts and IPIs reach them through the GIC.
     pub smp: Option<CpsDevices>,
+    /// The simulation-control device, at the bare machine's address: the
+    /// monitor applies its requests to the whole machine (timing mode,
+    /// statistics, the measured region) and to its own accounting.
+    pub simctl: SimCtl,
 }
 
 impl VmDevices {
@@ -159,6 +165,7 @@ impl VmDevices {
             uart: Uart::new(),
             rtc: GoldfishRtc::new(rtc_epoch_ns),
             exit: ExitDevice::new(),
+            simctl: SimCtl::new(TimingMode::Fast),
             virtio,
             smp,
         })
@@ -222,6 +229,9 @@ impl VmDevices {
         }
         if let Some(o) = within(EXIT_BASE, EXIT_DEVICE_WINDOW_SIZE) {
             return Some((&mut self.exit, o));
+        }
+        if let Some(o) = within(SIMCTL_BASE, SIMCTL_WINDOW_SIZE) {
+            return Some((&mut self.simctl, o));
         }
         within(RTC_BASE, RTC_WINDOW_SIZE).map(|o| (&mut self.rtc as &mut dyn MmioDevice, o))
     }

@@ -52,6 +52,16 @@ pub enum ImageError {
         message: String,
     },
 
+    /// A tool building the root disk (`dpkg-deb`, `tar`, `mke2fs`, `e2fsck`)
+    /// failed.
+    #[error("`{command}` failed: {message}")]
+    Tool {
+        /// The command line that failed.
+        command: String,
+        /// Its last error line.
+        message: String,
+    },
+
     /// A downloaded package lacks a file we need.
     #[error("package {package} contains no {path}; {OWN_IMAGES}")]
     MissingFile {

@@ -11,18 +11,39 @@
 #                       or an empty line for the interactive shell
 # With a command the console shows exactly one line "@@DISCO-EXEC-BEGIN@@", then
 # only the command's output; its exit status is then written to EXIT.
-# Without it: "GUEST UP", then a root shell with job control on the console.
+# Without it: "GUEST UP", then a root shell with job control on the console;
+# `poweroff`, `halt` and `reboot` (busybox's signal PID 1) and leaving the shell
+# end the simulation with status 0.
 #
 # Debian's kernel has virtio as modules: if the device tree has a virtio@<address>
 # node (a virtio-mmio device), /init first loads /lib/modules/*.ko in dependency
 # order, with kernel messages off; a module that fails to load gives one line on
 # stderr and the boot goes on. Without such a node nothing is loaded.
+#
+# Root disk: with root=/dev/vdX on the kernel command line, /init loads the
+# modules listed in /lib/modules/root.order (ext4, overlay; an archive disco
+# appends), mounts the disk (read-only disks under a tmpfs overlay, so the
+# guest can still write, in memory), and switches root to it, running itself
+# again there as PID 1 ("stage2", with this busybox at /run/disco/busybox and
+# its applets in /run/disco/bin, after Debian's programs and the workloads'
+# driver, /opt/disco/bin/workload, in PATH).
 
-/bin/busybox --install -s
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=linux PS1='\w \$ '
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev 2>/dev/null # the kernel may have mounted it
+if [ "$1" = stage2 ]; then
+	bb=/run/disco/busybox
+	$bb --install -s /run/disco/bin
+	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/disco/bin:/run/disco/bin
+	export HOME=/root TERM=linux
+	mount -t tmpfs -o mode=1777 tmpfs /tmp
+	mkdir -p /dev/pts /dev/shm
+	mount -t devpts devpts /dev/pts
+	mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+else
+	/bin/busybox --install -s
+	export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root TERM=linux PS1='\w \$ '
+	mount -t proc proc /proc
+	mount -t sysfs sysfs /sys
+	mount -t devtmpfs devtmpfs /dev 2>/dev/null # the kernel may have mounted it
+fi
 
 # load_virtio_modules: load the virtio drivers if the board has virtio devices.
 load_virtio_modules() {
@@ -37,7 +58,59 @@ load_virtio_modules() {
 	done
 	dmesg -n "${loglevel:-7}"
 }
-load_virtio_modules
+
+# root_device: the root= argument of the kernel command line, if any.
+root_device() {
+	local arg
+	for arg in $(cat /proc/cmdline); do
+		case $arg in root=/dev/*) echo "${arg#root=}" ;; esac
+	done
+}
+
+# switch_to_root DEVICE: mount DEVICE and run this script on it as PID 1.
+# Returns (after one line on stderr) if that cannot be done.
+switch_to_root() {
+	local dev=$1 m err i
+	for m in $(cat /lib/modules/root.order 2>/dev/null); do
+		err=$(insmod "/lib/modules/$m.ko" 2>&1) ||
+			echo "disco: cannot load kernel module $m${err:+ (${err##*: })}" >&2
+	done
+	i=0
+	while [ ! -b "$dev" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	mkdir -p /newroot /lower /overlay
+	if [ "$(cat "/sys/block/${dev#/dev/}/ro" 2>/dev/null)" = 1 ]; then
+		err=$(mount -t ext4 -o ro "$dev" /lower 2>&1) &&
+			mount -t tmpfs -o mode=755 tmpfs /overlay &&
+			mkdir /overlay/upper /overlay/work &&
+			err=$(mount -t overlay overlay \
+				-o lowerdir=/lower,upperdir=/overlay/upper,workdir=/overlay/work \
+				/newroot 2>&1)
+	else
+		err=$(mount -t ext4 "$dev" /newroot 2>&1)
+	fi || {
+		echo "disco: cannot mount the root disk $dev${err:+ (${err##*: })}" >&2
+		return 1
+	}
+	mount -t tmpfs -o mode=755 tmpfs /newroot/run
+	mkdir -p /newroot/run/disco/bin /newroot/run/disco/lower /newroot/run/disco/overlay
+	cp /bin/busybox /newroot/run/disco/busybox
+	cp /init /newroot/run/disco/init
+	mountpoint -q /lower && mount --move /lower /newroot/run/disco/lower
+	mountpoint -q /overlay && mount --move /overlay /newroot/run/disco/overlay
+	mount --move /proc /newroot/proc
+	mount --move /sys /newroot/sys
+	mount --move /dev /newroot/dev
+	exec switch_root /newroot /run/disco/busybox sh /run/disco/init stage2
+}
+
+if [ "$1" != stage2 ]; then
+	load_virtio_modules
+	root=$(root_device)
+	[ -n "$root" ] && switch_to_root "$root"
+fi
 hostname -F /etc/hostname
 cd /
 
@@ -65,6 +138,27 @@ run_command() {
 		"the command exited with status $status" >&2
 }
 
+# power_off: sync the disks and end the simulation with status 0.
+power_off() {
+	sync
+	exit_address=$(chosen disco,exit-address)
+	[ -n "$exit_address" ] && devmem "$exit_address" 32 0
+	poweroff -f
+}
+
+# interactive: a root shell with job control on the console; returns when it
+# ends. poweroff/halt/reboot signal PID 1 (USR2/USR1/TERM): power off.
+interactive() {
+	local shell=sh
+	[ "$1" = stage2 ] && [ -x /bin/bash ] && shell=bash
+	trap power_off USR1 USR2 TERM
+	setsid cttyhack "$shell" -l &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		wait "$pid"
+	done
+}
+
 if [ -e /proc/device-tree/chosen/disco,command-from-console ]; then
 	stty -echo 2>/dev/null
 	echo '@@DISCO-READY@@'
@@ -76,4 +170,5 @@ elif [ -e /proc/device-tree/chosen/disco,exec ]; then
 fi
 
 echo 'GUEST UP'
-exec setsid cttyhack sh -l
+interactive "$1"
+power_off

@@ -296,7 +296,9 @@ mod tests {
             "devmem \"$exit_address\" 32 \"$status\"",
             &format!("echo '{GUEST_UP_MARKER}'"),
             "PS1='\\w \\$ '",
-            "exec setsid cttyhack sh -l",
+            SHELL_LINE,
+            "trap power_off USR1 USR2 TERM",
+            "exec switch_root /newroot /run/disco/busybox sh /run/disco/init stage2",
         ] {
             assert!(s.contains(needle), "init script lacks {needle:?}");
         }
@@ -312,6 +314,9 @@ mod tests {
         // No CR line ends (the script runs as is).
         assert!(!s.contains('\r'));
     }
+
+    /// The line of `/init` that starts the interactive shell.
+    const SHELL_LINE: &str = "\tsetsid cttyhack \"$shell\" -l &\n";
 
     /// Runs `/init` with the host's `sh`, a fake device tree and stubs for the
     /// commands that need a guest. Returns stdout, stderr and the stub calls.
@@ -362,7 +367,9 @@ mod tests {
                 &dir.path().join("virtio@").display().to_string(),
             )
             .replace("</proc/sys/kernel/printk", "<<EOF\n4 4 1 7\nEOF\n")
-            .replace("exec setsid cttyhack sh -l", "echo SHELL");
+            // No root= (the host's own command line must never count).
+            .replace("$(cat /proc/cmdline)", "")
+            .replace(SHELL_LINE, "\techo SHELL\n\treturn\n");
         // Each stub logs its arguments; devmem "ends the simulation".
         let stubs = r#"
             call() { echo "$*" >>"$STUB_LOG"; }
@@ -371,6 +378,8 @@ mod tests {
             stty() { call stty "$@"; }
             dmesg() { call dmesg "$@"; }
             devmem() { call devmem "$@"; exit 0; }
+            sync() { call sync; }
+            poweroff() { call poweroff "$@"; exit 0; }
             insmod() {
                 call insmod "$@"
                 case " $STUB_FAIL " in *" ${1##*/} "*)
@@ -405,6 +414,9 @@ mod tests {
     const MOUNTS: &str = "mount -t proc proc /proc\nmount -t sysfs sysfs /sys\n\
                           mount -t devtmpfs devtmpfs /dev\nhostname -F /etc/hostname\n";
 
+    /// What `/init` does when the interactive shell ends: power off.
+    const POWER_OFF: &str = "sync\ndevmem 0x1fe00000 32 0\n";
+
     /// The calls that load all the modules, with kernel messages off.
     fn insmod_calls() -> String {
         let mut calls = String::from("dmesg -n 1\n");
@@ -421,7 +433,7 @@ mod tests {
         assert_eq!(out, "GUEST UP\nSHELL\n");
         assert_eq!(err, "");
         let mounts = MOUNTS.replacen("hostname", &format!("{}hostname", insmod_calls()), 1);
-        assert_eq!(calls, mounts);
+        assert_eq!(calls, mounts + POWER_OFF);
         // The script's list is VIRTIO_MODULES, in order.
         let names: Vec<&str> = VIRTIO_MODULES.iter().map(|&(n, _)| n).collect();
         assert!(
@@ -465,7 +477,7 @@ mod tests {
         let (out, err, calls) = run_init_with_devices(None, Some("0x1fe00000"), None, &nodes, &[]);
         assert_eq!(out, "GUEST UP\nSHELL\n");
         assert_eq!(err, "");
-        assert_eq!(calls, MOUNTS);
+        assert_eq!(calls, format!("{MOUNTS}{POWER_OFF}"));
         assert!(!calls.contains("insmod"));
     }
 
@@ -494,7 +506,7 @@ mod tests {
         );
         assert_eq!(
             calls,
-            format!("{MOUNTS}dmesg -n 1\nstty -onlcr\nstty onlcr\ndmesg -n 4\n")
+            format!("{MOUNTS}dmesg -n 1\nstty -onlcr\nstty onlcr\ndmesg -n 4\nsync\npoweroff -f\n")
         );
     }
 
@@ -523,6 +535,6 @@ mod tests {
         let (out, err, calls) = run_init(None, Some("0x1fe00000"));
         assert_eq!(out, "GUEST UP\nSHELL\n");
         assert_eq!(err, "");
-        assert_eq!(calls, MOUNTS);
+        assert_eq!(calls, format!("{MOUNTS}{POWER_OFF}"));
     }
 }

@@ -50,6 +50,8 @@ mod error;
 mod initramfs;
 mod lock;
 pub mod manifest;
+mod progress;
+pub mod rootfs;
 mod sha256;
 
 pub use cache::{verify_entry, INITRD_FILE, KERNEL_FILE, MANIFEST_FILE};

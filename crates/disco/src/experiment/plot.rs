@@ -1,0 +1,266 @@
+//! The figure drawn in the style of the paper's: per workload, stacked
+//! bars of execution time normalised to bare (user, kernel, monitor,
+//! idle), the total above each bar, the paper's figure beside ours as an
+//! outlined bar. Drawn as SVG with `plotters` (no fonts needed) and
+//! rendered to PNG with `resvg` (system fonts: Debian's `fonts-dejavu-core`).
+
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use plotters::prelude::*;
+
+use super::figure::{Breakdown, Figure};
+use super::spec::Experiment;
+
+const USER: RGBColor = RGBColor(0x9e, 0xc9, 0xe2);
+const KERNEL: RGBColor = RGBColor(0x3b, 0x6f, 0xa8);
+const MONITOR: RGBColor = RGBColor(0xd6, 0x45, 0x3d);
+const IDLE: RGBColor = RGBColor(0xdd, 0xdd, 0xdd);
+const OTHER: RGBColor = RGBColor(0x66, 0x66, 0x66);
+const PAPER: RGBColor = RGBColor(0xfb, 0xf3, 0xd5);
+
+/// A part of a stacked bar: its name, colour and value.
+type Part = (&'static str, RGBColor, fn(&Breakdown) -> f64);
+
+/// One slot on the x axis.
+struct Slot {
+    x: f64,
+    label: String,
+    /// Ours (stacked), or the paper's total (outlined).
+    bar: Result<Breakdown, f64>,
+}
+
+/// Writes the figure as SVG to `svg` and as PNG to `png`.
+pub fn draw(e: &Experiment, f: &Figure, subtitle: &str, svg: &Path, png: &Path) -> Result<()> {
+    let text = svg_text(e, f, subtitle)?;
+    std::fs::write(svg, &text).with_context(|| format!("cannot write {}", svg.display()))?;
+    render_png(&text, png)
+}
+
+/// The SVG document of the figure.
+pub fn svg_text(e: &Experiment, f: &Figure, subtitle: &str) -> Result<String> {
+    let mut slots = Vec::new();
+    let mut groups = Vec::new();
+    let mut x = 0.6;
+    for w in &f.workloads {
+        let start = x;
+        for b in &w.bars {
+            let label = if b.mode == "bare" {
+                "bare".to_string()
+            } else if b.cost_scale == 1.0 {
+                "VM".to_string()
+            } else {
+                format!("x{}", b.cost_scale)
+            };
+            slots.push(Slot {
+                x,
+                label,
+                bar: Ok(b.normalised.clone()),
+            });
+            x += 1.0;
+        }
+        if let Some(p) = w.paper_vm {
+            slots.push(Slot {
+                x,
+                label: "paper".into(),
+                bar: Err(p),
+            });
+            x += 1.0;
+        }
+        if x == start {
+            x += 1.0; // nothing to draw: leave room for the name
+        }
+        groups.push((w.workload.clone(), (start + x - 1.0) / 2.0));
+        x += 0.8;
+    }
+    // The last bar's right edge (the group gap and the bar's own slot
+    // taken back) plus the same margin as on the left.
+    let x_max = (x - 1.2).max(1.0);
+    let y_top = slots
+        .iter()
+        .map(|s| match &s.bar {
+            Ok(b) => b.total.max(b.user + b.kernel + b.monitor + b.idle),
+            Err(p) => *p,
+        })
+        .fold(100.0_f64, f64::max)
+        * 1.3;
+
+    let mut out = String::new();
+    {
+        let width = (160.0 + 62.0 * x_max) as u32;
+        let root = SVGBackend::with_string(&mut out, (width.max(520), 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let caption = format!("{} — {}", e.title, subtitle);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 17))
+            .margin(14)
+            .x_label_area_size(58)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_top)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_labels(8)
+            .light_line_style(WHITE)
+            .y_desc("Normalised execution time")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()
+            .map_err(plot_err)?;
+
+        let parts: [Part; 5] = [
+            ("user", USER, |b| b.user),
+            ("kernel", KERNEL, |b| b.kernel),
+            ("monitor", MONITOR, |b| b.monitor),
+            ("idle", IDLE, |b| b.idle),
+            ("other (unattributed)", OTHER, |b| b.other.max(0.0)),
+        ];
+        let mut legend: Vec<(String, RGBColor)> = Vec::new();
+        let any_other = slots
+            .iter()
+            .any(|s| matches!(&s.bar, Ok(b) if b.other > 0.005 * b.total.max(1.0)));
+        for (i, (name, colour, part)) in parts.iter().enumerate() {
+            if i == 4 && !any_other {
+                continue;
+            }
+            let rects: Vec<Rectangle<(f64, f64)>> = slots
+                .iter()
+                .filter_map(|s| {
+                    let b = s.bar.as_ref().ok()?;
+                    let below: f64 = parts[..i].iter().map(|(_, _, p)| p(b).max(0.0)).sum();
+                    let h = part(b).max(0.0);
+                    Some(Rectangle::new(
+                        [(s.x - 0.4, below), (s.x + 0.4, below + h)],
+                        colour.filled(),
+                    ))
+                })
+                .collect();
+            chart.draw_series(rects).map_err(plot_err)?;
+            legend.push((name.to_string(), *colour));
+        }
+        // Outlines, and the paper's bars (outlined, pale).
+        chart
+            .draw_series(slots.iter().filter_map(|s| {
+                let p = *s.bar.as_ref().err()?;
+                Some(Rectangle::new(
+                    [(s.x - 0.4, 0.0), (s.x + 0.4, p)],
+                    PAPER.filled(),
+                ))
+            }))
+            .map_err(plot_err)?;
+        if slots.iter().any(|s| s.bar.is_err()) {
+            legend.push(("paper (total only)".into(), PAPER));
+        }
+        let outlines: Vec<Rectangle<(f64, f64)>> = slots
+            .iter()
+            .map(|s| {
+                let top = match &s.bar {
+                    Ok(b) => b.user + b.kernel + b.monitor + b.idle + b.other.max(0.0),
+                    Err(p) => *p,
+                };
+                Rectangle::new([(s.x - 0.4, 0.0), (s.x + 0.4, top)], BLACK.stroke_width(1))
+            })
+            .collect();
+        chart.draw_series(outlines).map_err(plot_err)?;
+        // The legend: one row along the top of the plotting area.
+        let (mut lx, ly) = chart.backend_coord(&(0.0, y_top));
+        lx += 12;
+        let legend_font = ("sans-serif", 12).into_font().color(&BLACK);
+        for (name, colour) in &legend {
+            root.draw(&Rectangle::new(
+                [(lx, ly + 8), (lx + 12, ly + 20)],
+                colour.filled(),
+            ))
+            .map_err(plot_err)?;
+            root.draw(&Rectangle::new(
+                [(lx, ly + 8), (lx + 12, ly + 20)],
+                BLACK.stroke_width(1),
+            ))
+            .map_err(plot_err)?;
+            root.draw(&Text::new(
+                name.clone(),
+                (lx + 17, ly + 8),
+                legend_font.clone(),
+            ))
+            .map_err(plot_err)?;
+            lx += 30 + 8 * name.len() as i32;
+        }
+
+        // Totals above the bars, labels under them, workloads under those.
+        let small = ("sans-serif", 11).into_font().color(&BLACK);
+        let centred = |s: &TextStyle<'static>| {
+            s.clone().pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Center,
+                plotters::style::text_anchor::VPos::Top,
+            ))
+        };
+        let top_small = centred(&small);
+        let big = centred(&("sans-serif", 14).into_font().color(&BLACK));
+        for s in &slots {
+            let total = match &s.bar {
+                Ok(b) => b.total,
+                Err(p) => *p,
+            };
+            let top = match &s.bar {
+                Ok(b) => (b.user + b.kernel + b.monitor + b.idle + b.other.max(0.0)).max(b.total),
+                Err(p) => *p,
+            };
+            let (px, py) = chart.backend_coord(&(s.x, top));
+            root.draw(&Text::new(
+                format!("{total:.0}"),
+                (px, py - 15),
+                top_small.clone(),
+            ))
+            .map_err(plot_err)?;
+            let (px, py) = chart.backend_coord(&(s.x, 0.0));
+            root.draw(&Text::new(s.label.clone(), (px, py + 6), top_small.clone()))
+                .map_err(plot_err)?;
+        }
+        for (name, gx) in &groups {
+            let (px, py) = chart.backend_coord(&(*gx, 0.0));
+            root.draw(&Text::new(name.clone(), (px, py + 26), big.clone()))
+                .map_err(plot_err)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(out)
+}
+
+fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("cannot draw the plot: {e:?}")
+}
+
+/// Renders `svg` to a PNG file at `png`, with the system's fonts.
+pub fn render_png(svg: &str, png: &Path) -> Result<()> {
+    use resvg::{tiny_skia, usvg};
+    let mut opt = usvg::Options::default();
+    {
+        let db = opt.fontdb_mut();
+        db.load_system_fonts();
+        if db
+            .faces()
+            .any(|f| f.families.iter().any(|(n, _)| n == "DejaVu Sans"))
+        {
+            db.set_sans_serif_family("DejaVu Sans");
+        }
+    }
+    let tree = usvg::Tree::from_str(svg, &opt).context("cannot parse the SVG plot")?;
+    let scale = 2.0;
+    let size = tree
+        .size()
+        .to_int_size()
+        .scale_by(scale)
+        .context("empty plot")?;
+    let mut pixmap =
+        tiny_skia::Pixmap::new(size.width(), size.height()).context("cannot make the image")?;
+    pixmap.fill(tiny_skia::Color::WHITE);
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
+    pixmap
+        .save_png(png)
+        .map_err(|e| anyhow!("cannot write {}: {e}", png.display()))
+}

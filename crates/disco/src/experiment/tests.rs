@@ -1,0 +1,375 @@
+//! The runner with a fake executor: caching, resuming, failures, outputs,
+//! Slurm script, collecting.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Result;
+use serde_json::{json, Value};
+
+use super::exec::{Cache, Executor, Outcome};
+use super::spec::{experiment, RunSpec};
+use super::*;
+
+/// Returns made-up statistics: bare 1000 cycles (600 user, 300 kernel,
+/// 100 idle); VM 1000 + 100 x scale cycles, the extra being monitor time.
+#[derive(Default)]
+struct Fake {
+    calls: Mutex<Vec<RunSpec>>,
+    /// Runs whose command contains this fail with status 3.
+    fail: Mutex<Option<String>>,
+    /// Runs whose command contains this exit 0 without the expected line.
+    no_ok: Mutex<Option<String>>,
+}
+
+impl Fake {
+    fn calls(&self) -> usize {
+        self.calls.lock().unwrap().len()
+    }
+}
+
+fn fake_stats(spec: &RunSpec) -> Value {
+    if !spec.vm {
+        return json!({
+            "timing_mode": "Detailed", "cpu_hz": 400_000_000u64, "sim_seconds": 1.5,
+            "measured_region": true,
+            "cpus": [{"cpu": 0, "cycles": 1000, "user": 550, "kernel": 250, "supervisor": 0,
+                      "idle": 100, "stall_local": 100, "stall_remote": 0, "stall_user": 50,
+                      "stall_kernel": 50, "instructions": 700}],
+        });
+    }
+    let s = spec.cost_scale;
+    let monitor = 100.0 * s;
+    json!({
+        "timing_mode": "Detailed", "cpu_hz": 400_000_000u64, "sim_seconds": 1.6,
+        "measured_region": true,
+        "cpus": [{"cpu": 0, "cycles": 1000.0 + monitor, "user": 0, "kernel": 0, "supervisor": 0,
+                  "idle": 100, "instructions": 800}],
+        "monitor": {
+            "costs": {"trap": (40.0 * s).round(), "tlb_write": (80.0 * s).round()},
+            "vms": [{"name": "vm0", "total": {
+                "user_cycles": 600, "kernel_cycles": 300, "idle_cycles": 100,
+                "tlb_write_cycles": monitor / 2.0, "other_priv_cycles": monitor / 4.0,
+                "services_cycles": monitor / 4.0, "kernel_tlb_fault_cycles": 0,
+                "l2tlb_refill_cycles": 0, "reflect_cycles": 0}}],
+        },
+    })
+}
+
+impl Executor for Fake {
+    fn execute(&self, spec: &RunSpec, scratch: &Path) -> Result<Outcome> {
+        assert!(scratch.is_dir());
+        self.calls.lock().unwrap().push(spec.clone());
+        let fail = self.fail.lock().unwrap().clone();
+        if fail.is_some_and(|f| spec.exec.contains(&f)) {
+            return Ok(Outcome {
+                status: Some(3),
+                stats: None,
+                output_tail: "disco-workload: raytrace FAILED check".into(),
+                host_seconds: 0.5,
+            });
+        }
+        Ok(Outcome {
+            status: Some(0),
+            stats: Some(fake_stats(spec)),
+            output_tail: match &*self.no_ok.lock().unwrap() {
+                Some(w) if spec.exec.contains(w.as_str()) => "disco-workload: placeholder".into(),
+                _ => spec.expect.clone().unwrap_or_default(),
+            },
+            host_seconds: 1.0,
+        })
+    }
+}
+
+const IMAGES: &str = "test images";
+
+#[test]
+fn a_second_invocation_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment("fig6", true).unwrap();
+    let cache = Cache::in_dir(dir.path());
+    let fake = Fake::default();
+    let (results, report) = sweep(&e, &cache, IMAGES, &fake, 3).unwrap();
+    assert_eq!(report.executed, 16);
+    assert_eq!(report.cached, 0);
+    assert!(report.failed.is_empty());
+    assert!(results.iter().all(|r| r.as_ref().unwrap().ok));
+    assert_eq!(fake.calls(), 16);
+    let (again, report) = sweep(&e, &cache, IMAGES, &fake, 3).unwrap();
+    assert_eq!(report.executed, 0);
+    assert_eq!(report.cached, 16);
+    assert_eq!(fake.calls(), 16);
+    assert_eq!(again, results);
+    // Another disco version or other images: everything runs again.
+    let (_, report) = sweep(&e, &cache, "other images", &fake, 3).unwrap();
+    assert_eq!(report.executed, 16);
+}
+
+#[test]
+fn deleting_one_result_reruns_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment("fig6", true).unwrap();
+    let cache = Cache::in_dir(dir.path());
+    let fake = Fake::default();
+    sweep(&e, &cache, IMAGES, &fake, 2).unwrap();
+    let victim = &e.runs[5].spec;
+    std::fs::remove_file(cache.path(&victim.hash(VERSION, IMAGES))).unwrap();
+    let (_, report) = sweep(&e, &cache, IMAGES, &fake, 2).unwrap();
+    assert_eq!(report.executed, 1);
+    assert_eq!(fake.calls.lock().unwrap().last().unwrap(), victim);
+    // No temporary files are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(cache.dir())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_failed_run_is_reported_stored_and_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment("fig6", true).unwrap();
+    let cache = Cache::in_dir(dir.path());
+    let fake = Fake::default();
+    *fake.fail.lock().unwrap() = Some("workload raytrace".into());
+    let (results, report) = sweep(&e, &cache, IMAGES, &fake, 2).unwrap();
+    assert_eq!(report.failed, vec![8, 9, 10, 11]);
+    let r = results[8].as_ref().unwrap();
+    assert!(!r.ok);
+    assert_eq!(r.exit_status, Some(3));
+    assert!(r.output_tail.contains("FAILED check"));
+    // Stored as failed, with its output.
+    let stored = cache.load(&r.hash).unwrap();
+    assert!(!stored.ok);
+    // The JSON and the table say so; the figure has no raytrace bars.
+    let j = result_json(&e, &results);
+    assert_eq!(j["runs"][8]["result"]["ok"], false);
+    assert!(j["runs"][8]["result"]["failure"]
+        .as_str()
+        .unwrap()
+        .contains("FAILED check"));
+    let raytrace = &j["figure"]["workloads"][2];
+    assert_eq!(raytrace["workload"], "raytrace");
+    assert_eq!(raytrace["bars"].as_array().unwrap().len(), 0);
+    // Retried (only the failed runs) on the next invocation.
+    *fake.fail.lock().unwrap() = None;
+    let before = fake.calls();
+    let (results, report) = sweep(&e, &cache, IMAGES, &fake, 2).unwrap();
+    assert_eq!(report.executed, 4);
+    assert_eq!(fake.calls() - before, 4);
+    assert!(report.failed.is_empty());
+    assert!(results.iter().all(|r| r.as_ref().unwrap().ok));
+}
+
+#[test]
+fn a_run_without_the_expected_output_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment("fig6", true).unwrap();
+    let cache = Cache::in_dir(dir.path());
+    let fake = Fake::default();
+    *fake.no_ok.lock().unwrap() = Some("workload database".into());
+    let (results, report) = sweep(&e, &cache, IMAGES, &fake, 2).unwrap();
+    assert_eq!(report.failed, vec![12, 13, 14, 15]);
+    let r = results[12].as_ref().unwrap();
+    assert!(!r.ok && r.exit_status == Some(0) && r.stats.is_some());
+    assert!(outcome_words(r).contains("lacks 'disco-workload: database ok'"));
+}
+
+#[test]
+fn json_has_the_figure_the_paper_and_the_cost_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment("fig6", true).unwrap();
+    let cache = Cache::in_dir(dir.path());
+    let (results, _) = sweep(&e, &cache, IMAGES, &Fake::default(), 1).unwrap();
+    let table = write_outputs(&e, dir.path(), &results).unwrap();
+    let j: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("fig6.json")).unwrap()).unwrap();
+    assert_eq!(j["experiment"], "fig6");
+    assert_eq!(j["quick"], true);
+    assert_eq!(j["disco_version"], VERSION);
+    assert_eq!(j["timing_mode"], "detailed");
+    assert_eq!(j["cost_table"]["trap"], 40.0);
+    assert_eq!(j["runs"].as_array().unwrap().len(), 16);
+    assert_eq!(j["runs"][1]["labels"]["mode"], "vm");
+    assert_eq!(j["runs"][1]["spec"]["vm"], true);
+    let pmake = &j["figure"]["workloads"][0];
+    assert_eq!(pmake["workload"], "pmake");
+    let bars = pmake["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 4);
+    // Bare: user 550 + 50 stall, kernel 250 + 50 stall, idle 100.
+    assert_eq!(bars[0]["normalised"]["total"], 100.0);
+    assert_eq!(bars[0]["normalised"]["user"], 60.0);
+    assert_eq!(bars[0]["normalised"]["kernel"], 30.0);
+    assert_eq!(bars[0]["normalised"]["idle"], 10.0);
+    assert_eq!(bars[0]["normalised"]["other"], 0.0);
+    // VM x1: 1100 cycles, 100 of them monitor; x0.5: 1050; x2: 1200.
+    assert_eq!(bars[1]["normalised"]["total"], 110.0);
+    assert_eq!(bars[1]["normalised"]["monitor"], 10.0);
+    assert_eq!(bars[2]["cost_scale"], 0.5);
+    assert_eq!(bars[2]["normalised"]["total"], 105.0);
+    assert_eq!(bars[3]["normalised"]["total"], 120.0);
+    let overhead = pmake["overhead_pct"].as_f64().unwrap();
+    assert!((overhead - 10.0).abs() < 1e-9);
+    // System time: (300 + 100) / 300.
+    let sys = pmake["system_time_factor"].as_f64().unwrap();
+    assert!((sys - 4.0 / 3.0).abs() < 1e-9);
+    assert_eq!(pmake["paper_vm"], 116.0);
+    assert_eq!(j["figure"]["workloads"][1]["paper_vm"], Value::Null);
+    assert_eq!(j["paper"]["bars"][2]["vm_normalised"], 103.0);
+    assert!(j["paper"]["bars"][1]["note"]
+        .as_str()
+        .unwrap()
+        .contains("not given in text"));
+    assert!(table.contains("pmake        vm x1       110.0"), "{table}");
+    assert!(table.contains("116 (16% slowdown"), "{table}");
+}
+
+#[test]
+fn plots_are_valid_svg_and_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment("fig6", true).unwrap();
+    let cache = Cache::in_dir(dir.path());
+    let (results, _) = sweep(&e, &cache, IMAGES, &Fake::default(), 2).unwrap();
+    write_outputs(&e, dir.path(), &results).unwrap();
+    let svg = std::fs::read_to_string(dir.path().join("fig6.svg")).unwrap();
+    assert!(svg.contains("<svg"), "{svg}");
+    assert!(svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("pmake") && svg.contains("paper") && svg.contains("monitor"));
+    // It parses as SVG.
+    resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).unwrap();
+    // DISCO_EXPERIMENT_KEEP=DIR keeps the plots to look at.
+    if let Some(keep) = std::env::var_os("DISCO_EXPERIMENT_KEEP") {
+        for f in ["fig6.svg", "fig6.png"] {
+            std::fs::copy(dir.path().join(f), Path::new(&keep).join(f)).unwrap();
+        }
+    }
+    let png = std::fs::read(dir.path().join("fig6.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(png.len() > 5000);
+}
+
+#[test]
+fn emit_slurm_writes_a_job_array_and_the_run_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment("fig6", true).unwrap();
+    let script = slurm::emit(&e, dir.path(), Path::new("/opt/x/disco"), IMAGES).unwrap();
+    let dir = dir.path().canonicalize().unwrap();
+    assert_eq!(script, dir.join("fig6.sbatch"));
+    let s = std::fs::read_to_string(&script).unwrap();
+    assert!(s.starts_with("#!/bin/bash\n"));
+    assert!(s.contains("#SBATCH --array=0-15\n"), "{s}");
+    assert!(s.contains(&format!(
+        "#SBATCH --output={}/logs/fig6-%a.out",
+        dir.display()
+    )));
+    assert!(s.contains(&format!(
+        "exec /opt/x/disco experiment fig6 --quick --run-one \"$SLURM_ARRAY_TASK_ID\" --out {}\n",
+        dir.display()
+    )));
+    assert!(dir.join("logs").is_dir());
+    let list: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("fig6.runs.json")).unwrap()).unwrap();
+    assert_eq!(list["runs"].as_array().unwrap().len(), 16);
+    assert_eq!(
+        list["runs"][3]["hash"],
+        e.runs[3].spec.hash(VERSION, IMAGES)
+    );
+    assert!(list["runs"][3]["command"]
+        .as_str()
+        .unwrap()
+        .contains("--cost-scale 2"));
+    let full = experiment("fig6", false).unwrap();
+    assert!(!slurm::sbatch(&full, &dir, Path::new("disco")).contains("--quick"));
+}
+
+#[test]
+fn collect_reproduces_the_local_result() {
+    let e = experiment("fig6", true).unwrap();
+    let local = tempfile::tempdir().unwrap();
+    let (results, _) = sweep(
+        &e,
+        &Cache::in_dir(local.path()),
+        IMAGES,
+        &Fake::default(),
+        2,
+    )
+    .unwrap();
+    write_outputs(&e, local.path(), &results).unwrap();
+
+    let array = tempfile::tempdir().unwrap();
+    let cache = Cache::in_dir(array.path());
+    let fake = Fake::default();
+    // Missing runs are reported as such.
+    run_one(&e, &cache, IMAGES, &fake, 0).unwrap();
+    let partial = collect(&e, &cache, IMAGES);
+    assert!(partial[0].is_some() && partial[1].is_none());
+    for i in (0..e.runs.len()).rev() {
+        run_one(&e, &cache, IMAGES, &fake, i).unwrap();
+    }
+    // Run 0 was done already.
+    assert_eq!(fake.calls(), 16);
+    assert!(run_one(&e, &cache, IMAGES, &fake, 16).is_err());
+    let collected = collect(&e, &cache, IMAGES);
+    write_outputs(&e, array.path(), &collected).unwrap();
+    let read = |d: &Path| std::fs::read_to_string(d.join("fig6.json")).unwrap();
+    assert_eq!(read(local.path()), read(array.path()));
+    assert_eq!(
+        std::fs::read(local.path().join("fig6.svg")).unwrap(),
+        std::fs::read(array.path().join("fig6.svg")).unwrap()
+    );
+}
+
+#[test]
+fn cost_scale_option_of_disco_run() {
+    use clap::Parser;
+    let cli =
+        crate::cli::Cli::try_parse_from(["disco", "run", "--vm", "--cost-scale", "0.5"]).unwrap();
+    let crate::cli::Command::Run(args) = cli.command else {
+        panic!("not run");
+    };
+    assert_eq!(args.cost_scale, Some(0.5));
+    // Only with --vm, and only positive.
+    assert!(crate::cli::Cli::try_parse_from(["disco", "run", "--cost-scale", "2"]).is_err());
+    for bad in ["0", "-1", "inf", "x"] {
+        assert!(
+            crate::cli::Cli::try_parse_from(["disco", "run", "--vm", "--cost-scale", bad]).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn experiment_command_line() {
+    use clap::Parser;
+    let cli = crate::cli::Cli::try_parse_from([
+        "disco",
+        "experiment",
+        "fig6",
+        "--quick",
+        "--jobs",
+        "2",
+        "--out",
+        "r",
+    ])
+    .unwrap();
+    let crate::cli::Command::Experiment(a) = cli.command else {
+        panic!("not experiment");
+    };
+    assert!(a.quick);
+    assert_eq!(a.jobs, 2);
+    assert_eq!(a.out, std::path::PathBuf::from("r"));
+    assert!(crate::cli::Cli::try_parse_from([
+        "disco",
+        "experiment",
+        "fig6",
+        "--emit-slurm",
+        "a",
+        "--collect",
+        "b"
+    ])
+    .is_err());
+    assert!(
+        crate::cli::Cli::try_parse_from(["disco", "experiment", "fig6", "--jobs", "0"]).is_err()
+    );
+}

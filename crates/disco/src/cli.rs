@@ -108,6 +108,14 @@ pub struct RunArgs {
     /// Write all statistics, with the per-page per-node miss counters, as JSON.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+    /// Attribute kernel time to kernel services (system calls, TLB refills,
+    /// page faults, interrupts: what entered the kernel from user mode until
+    /// it returned), as in the paper's Table 2; --stats prints the top 10
+    /// (with --vm, split into kernel, TLB writes, other privileged
+    /// instructions, monitor services and kernel TLB faults), --stats-json
+    /// writes them all. Changes no simulated time.
+    #[arg(long)]
+    pub services: bool,
     /// Stop after this many simulated seconds (exit status 124).
     #[arg(long, value_name = "SECONDS")]
     pub max_time: Option<f64>,

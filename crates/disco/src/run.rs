@@ -33,6 +33,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         session
             .machine
             .set_trace_instructions(args.trace.contains(&TraceEvent::Insn));
+        session.monitor.set_service_tracking(args.services);
         return run_session(&mut session, &args, PendingInput::default());
     }
     let (mut m, input) = match &args.restore {
@@ -40,6 +41,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode> {
         None => (boot(&args)?, PendingInput::default()),
     };
     m.set_trace_instructions(args.trace.contains(&TraceEvent::Insn));
+    m.set_service_tracking(args.services);
     if let Some(path) = &args.save_checkpoint {
         let start = Mark::now(&m);
         let (limit, slice) = (max_cycles(&m, &args), exec_slice(&m));

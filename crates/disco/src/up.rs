@@ -56,6 +56,10 @@ pub struct UpArgs {
     /// Write the statistics and the accounting as JSON.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+    /// Attribute each VM's kernel time to kernel services (as `disco run
+    /// --services`).
+    #[arg(long)]
+    pub services: bool,
     /// Trace events to stderr (as for `disco run`).
     #[arg(long, value_name = "EVENTS", value_delimiter = ',')]
     pub trace: Vec<TraceEvent>,
@@ -99,6 +103,7 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
         ..MonitorConfig::default()
     };
     let mut monitor = Monitor::new(&mut machine, &vms, monitor_config)?;
+    monitor.set_service_tracking(args.services);
     let mut consoles = Consoles::new(&monitor, args.logs.as_deref(), args.attach.as_deref())?;
     let started = Instant::now();
     let timed_out = if consoles.attached.is_some() {

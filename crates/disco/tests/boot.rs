@@ -51,6 +51,22 @@ fn exec_exit_status_is_the_commands() {
 }
 
 #[test]
+fn poweroff_in_the_shell_ends_the_simulation() {
+    // busybox's poweroff signals PID 1 (/init), which powers the machine off.
+    let mut c = common::Console::start(&["run"]);
+    c.wait_for("GUEST UP");
+    c.send("poweroff\n");
+    let (code, err) = c.finish();
+    assert_eq!(code, Some(0), "stderr:\n{err}");
+    // Leaving the shell does too.
+    let mut c = common::Console::start(&["run"]);
+    c.wait_for("GUEST UP");
+    c.send("exit\n");
+    let (code, err) = c.finish();
+    assert_eq!(code, Some(0), "stderr:\n{err}");
+}
+
+#[test]
 fn interactive_console_takes_input() {
     let mut child = disco()
         .arg("run")

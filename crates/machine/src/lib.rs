@@ -34,8 +34,12 @@ pub mod machine;
 pub mod report;
 /// The Goldfish real-time clock.
 pub mod rtc;
+/// Kernel-service attribution (the paper's Table 2) on the bare machine.
+pub mod services;
 /// The simulation-control device (timing mode, statistics).
 pub mod simctl;
+/// n64 system-call names (generated).
+pub mod syscalls_n64;
 /// The detailed memory-timing model: caches, coherence, NUMA latency, miss counters.
 pub mod timing;
 /// The NS16550A UART console.

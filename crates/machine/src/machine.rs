@@ -476,6 +476,15 @@ impl Machine {
         self.region.as_deref()
     }
 
+    /// Turns kernel-service attribution ([`crate::services`]) on or off on
+    /// every CPU; the statistics report then lists the services. It
+    /// changes no simulated time.
+    pub fn set_service_tracking(&mut self, on: bool) {
+        for cpu in &mut self.cpus {
+            cpu.set_service_tracking(on);
+        }
+    }
+
     /// Prints every instruction of every CPU to stderr (very slow).
     pub fn set_trace_instructions(&mut self, on: bool) {
         for cpu in &mut self.cpus {

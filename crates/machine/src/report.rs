@@ -72,6 +72,10 @@ pub struct Report {
     pub cpus: Vec<CpuReport>,
     /// Per-page miss counters, pages with at least one miss, ascending.
     pub pages: Vec<PageReport>,
+    /// Kernel services summed over the CPUs, most cycles first, when
+    /// service tracking is on ([`Machine::set_service_tracking`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<crate::services::ServiceReport>>,
 }
 
 /// Collects the report of `m`.
@@ -133,6 +137,7 @@ pub fn report(m: &Machine) -> Report {
         sim_seconds: m.sim_ns() as f64 / 1e9,
         cpus,
         pages,
+        services: crate::services::collect(&m.cpus),
     }
 }
 
@@ -190,6 +195,14 @@ impl Report {
                 c.caches.mem_local + c.caches.cache_local,
                 c.caches.mem_remote + c.caches.cache_remote,
             );
+        }
+        if let Some(services) = &self.services {
+            let kernel: u64 = self
+                .cpus
+                .iter()
+                .map(|c| c.kernel + c.supervisor + c.stall_kernel)
+                .sum();
+            t.push_str(&crate::services::table(services, kernel, self.cpu_hz, 10));
         }
         if top_pages > 0 && !self.pages.is_empty() {
             let mut pages: Vec<&PageReport> = self.pages.iter().collect();

@@ -14,6 +14,7 @@ use crate::instr::Instr;
 use crate::memory::PhysMem;
 use crate::mmu::{uses_xtlb_refill, Privilege};
 use crate::ops::{Ctx, Exit};
+use crate::services::{ServiceKey, ServiceTracker};
 use crate::softtlb::SoftTlb;
 use crate::tlb::Tlb;
 
@@ -193,6 +194,8 @@ pub struct Cpu {
     pub(crate) slot_continuation: u64,
     /// Print every instruction (slow; for debugging).
     pub trace_instructions: bool,
+    /// Kernel-service attribution, when on ([`Cpu::set_service_tracking`]).
+    pub(crate) services: Option<Box<ServiceTracker>>,
 }
 
 impl Cpu {
@@ -246,6 +249,7 @@ impl Cpu {
             vm_mode: false,
             slot_continuation: 0,
             trace_instructions: false,
+            services: None,
         };
         cpu.reschedule_timer(0);
         cpu.privilege = Privilege::from_status(cpu.cp0.status);
@@ -700,8 +704,46 @@ impl Cpu {
         self.cycles += n as u64;
     }
 
+    /// Turns kernel-service attribution on or off ([`crate::services`]):
+    /// exceptions taken in user mode through the vectors start a service,
+    /// an `eret` back to user mode ends it. Turning it on starts with no
+    /// counts. It changes no simulated time.
+    pub fn set_service_tracking(&mut self, on: bool) {
+        self.services = on.then(Box::default);
+    }
+
+    /// The kernel services counted since tracking was turned on or the
+    /// statistics were reset, if tracking is on.
+    pub fn services(&self) -> Option<&ServiceTracker> {
+        self.services.as_deref()
+    }
+
+    /// Exception `e` is delivered through the vectors from user mode:
+    /// a service starts.
+    #[cold]
+    fn service_enter(&mut self, e: &Exception) {
+        let key = ServiceKey::of(e, self.gpr[2]);
+        let (now, idle) = (self.cycles, self.stats.idle_cycles);
+        if let Some(t) = self.services.as_deref_mut() {
+            t.enter(key, now, idle);
+        }
+    }
+
+    /// An `eret` returned to user mode, ending at cycle `now`: the service
+    /// in progress ends.
+    #[cold]
+    pub(crate) fn service_exit(&mut self, now: u64) {
+        let idle = self.stats.idle_cycles;
+        if let Some(t) = self.services.as_deref_mut() {
+            t.exit(now, idle);
+        }
+    }
+
     /// Zeroes the counters (a measured region starts now).
     pub fn reset_stats(&mut self) {
+        if let Some(t) = self.services.as_deref_mut() {
+            t.reset();
+        }
         self.stats = CpuStats::default();
         self.exception_cycles = 0;
         self.nullified = 0;
@@ -716,7 +758,7 @@ impl Cpu {
         s.cycles = self.cycles - self.stats_since;
         s.instructions =
             s.cycles - s.idle_cycles - self.exception_cycles - self.nullified - self.stall_total;
-        s.mode_cycles[self.privilege as usize] += self.cycles - self.mode_since;
+        s.mode_cycles[self.privilege as usize] += self.cycles.saturating_sub(self.mode_since);
         for (m, st) in s.mode_cycles.iter_mut().zip(s.stall_cycles) {
             *m -= st;
         }
@@ -763,6 +805,9 @@ impl Cpu {
                 // account.)
                 self.cycles += 1;
                 self.exception_cycles += 1;
+                if self.services.is_some() && self.privilege == Privilege::User {
+                    self.service_enter(&e);
+                }
                 self.deliver_to_vector(e, epc, in_delay_slot)
             }
         }
@@ -836,6 +881,14 @@ impl Cpu {
     /// Recomputes the privilege level after a Status change.
     #[inline]
     pub(crate) fn set_privilege(&mut self) {
+        self.set_privilege_at(self.cycles);
+    }
+
+    /// Recomputes the privilege level after a Status change that takes
+    /// effect at cycle `at` (the end of the instruction that made it,
+    /// which may lie past `cycles` inside an executing block).
+    #[inline]
+    pub(crate) fn set_privilege_at(&mut self, at: u64) {
         let p = Privilege::from_status(self.cp0.status);
         let ops64 = match p {
             Privilege::Kernel => true,
@@ -847,8 +900,8 @@ impl Cpu {
             self.force_check();
         }
         if p != self.privilege {
-            self.stats.mode_cycles[self.privilege as usize] += self.cycles - self.mode_since;
-            self.mode_since = self.cycles;
+            self.stats.mode_cycles[self.privilege as usize] += at.saturating_sub(self.mode_since);
+            self.mode_since = at;
             self.privilege = p;
         }
     }

@@ -94,7 +94,15 @@ impl Cpu {
                 };
                 Ok(Flow::Next)
             }
-            Instr::Eret => Ok(Flow::Jump(self.eret())),
+            Instr::Eret => {
+                // The mode changes at the end of the eret's cycle.
+                let end = self.now(pc) + 1;
+                let target = self.eret(end);
+                if self.services.is_some() && self.privilege == Privilege::User {
+                    self.service_exit(end);
+                }
+                Ok(Flow::Jump(target))
+            }
             Instr::Wait => Ok(Flow::Halt),
             // No EJTAG debug mode.
             Instr::Deret => Err(Exception::new(ExcCode::Ri)),
@@ -102,8 +110,9 @@ impl Cpu {
         }
     }
 
-    /// ERET: leave exception (or error) level; returns the resume address.
-    fn eret(&mut self) -> u64 {
+    /// ERET, ending at cycle `end`: leave exception (or error) level;
+    /// returns the resume address.
+    fn eret(&mut self, end: u64) -> u64 {
         let old = self.cp0.status;
         let target = if old & status::ERL != 0 {
             self.cp0.status &= !status::ERL;
@@ -113,7 +122,7 @@ impl Cpu {
             self.cp0.epc
         };
         self.ll_bit = false;
-        self.status_changed(old);
+        self.status_changed_at(old, end);
         target
     }
 
@@ -181,11 +190,17 @@ impl Cpu {
 
     /// Applies the side effects of a Status change from `old`.
     pub(crate) fn status_changed(&mut self, old: u64) {
+        self.status_changed_at(old, self.cycles);
+    }
+
+    /// [`Self::status_changed`] by an instruction that ends at cycle `at`
+    /// (when the new privilege level starts to be accounted).
+    pub(crate) fn status_changed_at(&mut self, old: u64, at: u64) {
         let new = self.cp0.status;
         if (old ^ new) & (status::ERL | status::KX | status::SX | status::UX) != 0 {
             self.stlb.flush();
         }
-        self.set_privilege();
+        self.set_privilege_at(at);
         self.update_interrupts();
         self.force_check();
     }
@@ -275,7 +290,7 @@ impl Cpu {
             (reg::STATUS, 0) => {
                 let old = self.cp0.status;
                 self.cp0.status = (old & !status::WRITABLE) | (v & status::WRITABLE);
-                self.status_changed(old);
+                self.status_changed_at(old, now + 1);
             }
             (reg::STATUS, 1) => {
                 self.cp0.intctl =

@@ -51,6 +51,7 @@ pub mod ptlb;
 pub mod regpage;
 pub mod report;
 pub mod sched;
+pub mod services;
 pub mod subnet;
 mod trap;
 pub mod vcpu;
@@ -192,6 +193,15 @@ impl Monitor {
             now: machine.cycles(),
             region: None,
         })
+    }
+
+    /// Turns kernel-service attribution ([`services`]) on or off for every
+    /// vCPU; the report then lists each VM's services. It changes no
+    /// simulated time.
+    pub fn set_service_tracking(&mut self, on: bool) {
+        for v in self.vms.iter_mut().flat_map(|vm| vm.vcpus.iter_mut()) {
+            v.services = on.then(Box::default);
+        }
     }
 
     /// True once every VM has ended.

@@ -17,6 +17,10 @@ pub struct VmReport {
     pub total: VcpuStats,
     /// Per vCPU.
     pub vcpus: Vec<VcpuStats>,
+    /// Kernel services over its vCPUs, most cycles first, when service
+    /// tracking is on ([`Monitor::set_service_tracking`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub services: Option<Vec<crate::services::VmServiceReport>>,
 }
 
 /// The monitor's figures.
@@ -45,6 +49,7 @@ impl Monitor {
                     state: describe(&vm.state),
                     total,
                     vcpus,
+                    services: crate::services::collect(&vm.vcpus),
                 }
             })
             .collect();
@@ -62,6 +67,9 @@ impl Monitor {
         for vm in &mut self.vms {
             for v in &mut vm.vcpus {
                 v.stats = crate::cost::VcpuStats::default();
+                if let Some(s) = v.services.as_deref_mut() {
+                    s.reset();
+                }
             }
         }
         for p in &mut self.pcpus {
@@ -198,6 +206,14 @@ impl MonitorReport {
         }
         for vm in &self.vms {
             let _ = writeln!(t, "{}: {}", vm.name, vm.state);
+        }
+        for vm in &self.vms {
+            if let Some(services) = &vm.services {
+                let kernel = vm.total.kernel_cycles + vm.total.monitor_cycles();
+                t.push_str(&crate::services::table(
+                    &vm.name, services, kernel, cpu_hz, 10,
+                ));
+            }
         }
         t
     }

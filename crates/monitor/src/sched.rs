@@ -288,10 +288,12 @@ impl Monitor {
         }
         account(v, cpu.cycles());
         v.shadow.copy_registers_from(cpu);
+        let start = crate::trap::service_start(v, cpu.cycles());
         let pc = cpu.pc;
         tracing::trace!(target: "monitor::irq", cpu = p, vm = vi, "interrupt at pc={pc:#x} cause={:#x}", v.shadow.cp0.cause);
-        v.shadow
-            .take_exception(Exception::new(ExcCode::Int), pc, false);
+        let int = Exception::new(ExcCode::Int);
+        v.shadow.take_exception(int, pc, false);
+        crate::trap::service_enter(v, &int, start);
         v.last_vector = v.shadow.pc;
         cpu.copy_registers_from(&v.shadow);
         cpu.clear_ll();

@@ -63,6 +63,26 @@ fn leave(cpu: &mut Cpu, v: &mut Vcpu, work: Work, cycles: u64) {
     }
 }
 
+/// The start of a trap taken in guest user mode while service tracking is
+/// on ([`crate::services`]): the physical cycle and the vCPU's statistics
+/// once its user time is accounted.
+pub(crate) fn service_start(v: &Vcpu, now: u64) -> Option<(u64, Box<crate::cost::VcpuStats>)> {
+    (v.services.is_some() && v.shadow.privilege() == mips::Privilege::User)
+        .then(|| (now, Box::new(v.stats.clone())))
+}
+
+/// Exception `e` was just delivered to the guest kernel of `v`, from user
+/// mode at `start` (from [`service_start`]): a guest service starts.
+pub(crate) fn service_enter(
+    v: &mut Vcpu,
+    e: &Exception,
+    start: Option<(u64, Box<crate::cost::VcpuStats>)>,
+) {
+    if let (Some((now, before)), Some(s)) = (start, v.services.as_deref_mut()) {
+        s.enter(mips::ServiceKey::of(e, v.shadow.gpr[2]), now, &before);
+    }
+}
+
 /// What to do after a trap.
 enum Outcome {
     /// Resume the guest where the shadow's PC says.
@@ -104,10 +124,14 @@ impl Monitor {
         let now_ns = m.clock().ns(m.cpus[p].cycles());
         let detailed = m.timing_mode() == TimingMode::Detailed;
         let node = m.devices.timing.node_of_cpu(p as u32);
-        let outcome = {
-            enter(&m.cpus[p], &mut self.vms[vi].vcpus[ci]);
-            self.decide(m, p, vi, ci, &t, now_ns, node)
+        let (start, tracking) = {
+            let v = &mut self.vms[vi].vcpus[ci];
+            enter(&m.cpus[p], v);
+            (service_start(v, m.cpus[p].cycles()), v.services.is_some())
         };
+        let was_kernel = tracking && self.vms[vi].vcpus[ci].in_kernel();
+        let outcome = self.decide(m, p, vi, ci, &t, now_ns, node);
+        let l2tlb_refill = matches!(outcome, Outcome::Resume(Work::L2tlbRefill, _));
         tracing::trace!(
             target: "monitor::trap",
             cpu = p,
@@ -135,6 +159,7 @@ impl Monitor {
                     t.pc
                 };
                 v.shadow.take_exception(e, pc, t.in_delay_slot);
+                service_enter(v, &e, start.clone());
                 v.last_vector = v.shadow.pc;
                 v.stats.reflected += 1;
                 if e.is_tlb() {
@@ -160,6 +185,23 @@ impl Monitor {
             cycles += self.monitor_references(m, p, vi, ci, &t);
         }
         leave(&mut m.cpus[p], &mut self.vms[vi].vcpus[ci], work, cycles);
+        if tracking {
+            let v = &mut self.vms[vi].vcpus[ci];
+            let now = m.cpus[p].cycles();
+            let back_in_user = v.shadow.privilege() == mips::Privilege::User;
+            if let Some(s) = v.services.as_deref_mut() {
+                match start {
+                    // A TLB miss from user mode refilled from the l2tlb:
+                    // a whole service in the monitor.
+                    Some((at, before)) if l2tlb_refill => {
+                        s.record(mips::ServiceKey::TlbRefill, at, &before, now, &v.stats)
+                    }
+                    // An emulated eret returned to user mode.
+                    None if was_kernel && back_in_user => s.exit(now, &v.stats),
+                    _ => {}
+                }
+            }
+        }
     }
 
     /// Decides and does the work for trap `t` (guest registers are in the

@@ -58,6 +58,8 @@ pub struct Vcpu {
     /// Machine address of its register page ([`crate::regpage`]), when the
     /// monitor rewrites privileged instructions.
     pub(crate) regs_page: Option<u64>,
+    /// Kernel-service attribution, when on ([`crate::services`]).
+    pub services: Option<Box<crate::services::VcpuServices>>,
 }
 
 impl Vcpu {
@@ -77,6 +79,7 @@ impl Vcpu {
             wait_start: 0,
             last_vector: u64::MAX,
             regs_page: None,
+            services: None,
         }
     }
 
@@ -93,6 +96,9 @@ impl Vcpu {
         self.mark = at;
         self.turn_start = at;
         self.last_vector = u64::MAX;
+        if let Some(s) = self.services.as_deref_mut() {
+            s.drop_current();
+        }
     }
 
     /// True when the guest is in (virtual) kernel mode.

@@ -22,6 +22,7 @@ use std::process::{Command, Stdio};
 use super::error::{ImageError, IoContext};
 use super::initramfs::VIRTIO_MODULES;
 use super::manifest::PackageRecord;
+use super::tool::command_line;
 use super::{Downloaded, Resolved, Source};
 
 /// Debian architecture of the guest.
@@ -151,14 +152,6 @@ fn in_path(tool: &str) -> bool {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions, touches no memory and cannot fail.
     unsafe { libc::geteuid() == 0 }
-}
-
-fn command_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(OsStr::to_string_lossy)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// What came of running a command.

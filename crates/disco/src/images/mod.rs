@@ -53,6 +53,7 @@ pub mod manifest;
 mod progress;
 pub mod rootfs;
 mod sha256;
+mod tool;
 
 pub use cache::{verify_entry, INITRD_FILE, KERNEL_FILE, MANIFEST_FILE};
 pub use error::ImageError;

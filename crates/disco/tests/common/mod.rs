@@ -64,3 +64,73 @@ pub fn build_guest(name: &str) -> PathBuf {
     assert!(o.status.success(), "{cc} failed:\n{}", stderr(&o));
     out
 }
+
+/// An interactive `disco` session whose console is driven through pipes.
+pub struct Console {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Console {
+    /// Starts `disco ARGS` with piped standard streams.
+    pub fn start(args: &[&str]) -> Console {
+        use std::io::BufRead;
+        let mut child = disco()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("disco starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = std::io::BufReader::new(stdout);
+            let mut line = Vec::new();
+            while r.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+                line.clear();
+            }
+        });
+        Console {
+            child,
+            stdin,
+            lines,
+            seen: String::new(),
+        }
+    }
+
+    /// Waits (up to 5 minutes) for a line containing `needle`; panics with
+    /// the output so far if it never comes.
+    pub fn wait_for(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        while std::time::Instant::now() < deadline {
+            if let Ok(l) = self.lines.recv_timeout(std::time::Duration::from_secs(1)) {
+                self.seen.push_str(&l);
+                if l.contains(needle) {
+                    return;
+                }
+            }
+        }
+        panic!("'{needle}' never appeared; output so far:\n{}", self.seen);
+    }
+
+    /// Types `text` on the console.
+    pub fn send(&mut self, text: &str) {
+        use std::io::Write;
+        self.stdin.write_all(text.as_bytes()).unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// Waits for disco to exit; returns its exit code and standard error.
+    pub fn finish(mut self) -> (Option<i32>, String) {
+        use std::io::Read;
+        let status = self.child.wait().expect("disco exits");
+        let mut err = String::new();
+        let _ = self.child.stderr.take().unwrap().read_to_string(&mut err);
+        (status.code(), err)
+    }
+}

@@ -94,12 +94,13 @@ impl DiskTiming {
 #[derive(Debug, Error)]
 pub enum DiskError {
     /// The file could not be opened or examined.
-    #[error("disk {path}: {source}")]
+    #[error("disk {path}: {reason}")]
     Io {
         /// The disk image.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message, so not also a `source`: an
+        /// error chain would repeat it).
+        reason: std::io::Error,
     },
     /// Its size is not a whole number of sectors.
     #[error(
@@ -180,9 +181,9 @@ pub struct Served {
 impl BlockDevice {
     /// Opens the disk image at `path` (read-only if `read_only`).
     pub fn open(path: &Path, read_only: bool, timing: DiskTiming) -> Result<Self, DiskError> {
-        let io = |source| DiskError::Io {
+        let io = |reason| DiskError::Io {
             path: path.to_path_buf(),
-            source,
+            reason,
         };
         let file = std::fs::OpenOptions::new()
             .read(true)

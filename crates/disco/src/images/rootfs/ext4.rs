@@ -50,33 +50,15 @@ pub fn check(image: &Path) -> Result<(), ImageError> {
     run(cmd, "e2fsck")
 }
 
-fn run(mut cmd: Command, tool: &str) -> Result<(), ImageError> {
-    let command = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = cmd.output().map_err(|e| ImageError::Tool {
-        command: command.clone(),
-        message: if e.kind() == std::io::ErrorKind::NotFound {
-            format!("{tool} not found: install e2fsprogs")
-        } else {
-            e.to_string()
-        },
-    })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    Err(ImageError::Tool {
-        command,
-        message: text
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or("failed")
-            .trim()
-            .to_string(),
-    })
+fn run(cmd: Command, tool: &str) -> Result<(), ImageError> {
+    crate::images::tool::run(cmd)
+        .map(drop)
+        .map_err(|(command, message)| ImageError::Tool {
+            command,
+            message: if message.ends_with("not found") {
+                format!("{tool} not found: install e2fsprogs")
+            } else {
+                message
+            },
+        })
 }

@@ -336,25 +336,11 @@ fn root_modules(
         super::debian::ARCH,
         kernel_pkg.version
     );
-    let out = std::process::Command::new("apt-get")
-        .args(["download", "-q", "-o", "APT::Sandbox::User=root", &spec])
+    let mut cmd = std::process::Command::new("apt-get");
+    cmd.args(["download", "-q", "-o", "APT::Sandbox::User=root", &spec])
         .current_dir(dir)
-        .env("LC_ALL", "C")
-        .output()
-        .map_err(|e| ImageError::Apt {
-            command: format!("apt-get download {spec}"),
-            message: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(ImageError::Apt {
-            command: format!("apt-get download {spec}"),
-            message: super::debian::last_error_line(
-                &String::from_utf8_lossy(&out.stderr),
-                &String::from_utf8_lossy(&out.stdout),
-            )
-            .unwrap_or_else(|| "failed".into()),
-        });
-    }
+        .env("LC_ALL", "C");
+    super::tool::run(cmd).map_err(|(command, message)| ImageError::Apt { command, message })?;
     let deb = fs::read_dir(dir)
         .ctx("read", dir)?
         .flatten()

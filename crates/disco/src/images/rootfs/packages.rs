@@ -12,6 +12,7 @@ use std::process::{Command, Stdio};
 
 use crate::images::debian::{last_error_line, ARCH};
 use crate::images::error::{ImageError, IoContext};
+use crate::images::tool::{self, command_line};
 
 /// The base system: what a shell session and the workloads' scripts need.
 pub const BASE_PACKAGES: &[&str] = &[
@@ -161,14 +162,9 @@ impl PrivateApt {
     pub fn resolve(&self, packages: &[&str]) -> Result<Vec<Deb>, ImageError> {
         let mut cmd = self.command();
         cmd.args(["install", "--print-uris"]).args(packages);
-        let (command, out) = output(cmd)?;
-        if !out.status.success() {
-            let (stdout, stderr) = texts(&out);
-            return Err(ImageError::Apt {
-                command,
-                message: last_error_line(&stderr, &stdout).unwrap_or_else(|| "no output".into()),
-            });
-        }
+        let command = command_line(&cmd);
+        let out =
+            tool::run(cmd).map_err(|(command, message)| ImageError::Apt { command, message })?;
         let debs: Vec<Deb> = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(parse_uri_line)
@@ -241,30 +237,6 @@ impl PrivateApt {
         }
         Ok(())
     }
-}
-
-fn command_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn output(mut cmd: Command) -> Result<(String, std::process::Output), ImageError> {
-    let command = command_line(&cmd);
-    let out = cmd.output().map_err(|e| ImageError::Apt {
-        command: command.clone(),
-        message: e.to_string(),
-    })?;
-    Ok((command, out))
-}
-
-fn texts(out: &std::process::Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[cfg(test)]

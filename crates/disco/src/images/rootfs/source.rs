@@ -6,7 +6,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::images::debian::last_error_line;
 use crate::images::error::{ImageError, IoContext};
 
 /// `deb-src` entries for the `deb` entries of one apt sources file: a
@@ -175,27 +174,10 @@ pub fn fetch_upstream_source(
     Ok(version)
 }
 
-fn run(mut cmd: Command) -> Result<(), ImageError> {
-    let command = std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(|a| a.to_string_lossy())
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = cmd.output().map_err(|e| ImageError::Apt {
-        command: command.clone(),
-        message: e.to_string(),
-    })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    Err(ImageError::Apt {
-        command,
-        message: last_error_line(&stderr, &stdout).unwrap_or_else(|| "no output".into()),
-    })
+fn run(cmd: Command) -> Result<(), ImageError> {
+    crate::images::tool::run(cmd)
+        .map(drop)
+        .map_err(|(command, message)| ImageError::Apt { command, message })
 }
 
 #[cfg(test)]

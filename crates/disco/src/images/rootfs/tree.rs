@@ -21,26 +21,11 @@ use crate::images::error::{ImageError, IoContext};
 /// Unpacks the `.deb` at `deb` into `root` with `dpkg-deb -x` (owners and
 /// modes as in the package when run as root).
 pub fn unpack(deb: &Path, root: &Path) -> Result<(), ImageError> {
-    let out = Command::new("dpkg-deb")
-        .arg("-x")
-        .arg(deb)
-        .arg(root)
-        .output()
-        .map_err(|e| ImageError::Tool {
-            command: format!("dpkg-deb -x {}", deb.display()),
-            message: e.to_string(),
-        })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(ImageError::Tool {
-        command: format!("dpkg-deb -x {} {}", deb.display(), root.display()),
-        message: String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("failed")
-            .to_string(),
-    })
+    let mut cmd = Command::new("dpkg-deb");
+    cmd.arg("-x").arg(deb).arg(root);
+    crate::images::tool::run(cmd)
+        .map(drop)
+        .map_err(|(command, message)| ImageError::Tool { command, message })
 }
 
 /// Users the NFS server's daemons run as (their packages' `postinst`

@@ -116,6 +116,8 @@ fn bad_disks_are_one_clear_error() {
         assert_ne!(o.status.code(), Some(0), "{args:?}");
         let err = stderr(&o);
         assert!(err.contains(expect), "{args:?}: {err}");
+        // The cause is said once (it used to be repeated by the error chain).
+        assert_eq!(err.matches(expect).count(), 1, "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
 }

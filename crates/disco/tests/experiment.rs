@@ -172,6 +172,7 @@ fn experiment_list_and_unknown_names() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("fig6"));
     assert!(stdout(&out).contains("selftest"));
+    assert!(stdout(&out).contains("table2"));
     let bad = run(&["experiment", "fig7"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(

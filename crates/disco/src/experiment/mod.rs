@@ -6,13 +6,14 @@
 //! bar it feeds. [`sweep`] executes the runs that have no cached result
 //! (as subprocesses, `--jobs` at once: [`exec`]), [`write_outputs`] turns
 //! the results into `DIR/NAME.json`, `DIR/NAME.svg` and `DIR/NAME.png`
-//! ([`figure`], [`plot`]) and a table with the paper's figures beside
+//! ([`figure`], [`plot`]; for Table 2 [`services`]) and a table with the paper's figures beside
 //! ours. The same runs can execute as a Slurm job array instead
 //! ([`slurm`]); `--collect` then gives the same output as a local run.
 
 pub mod exec;
 pub mod figure;
 pub mod plot;
+pub mod services;
 pub mod slurm;
 pub mod spec;
 
@@ -421,7 +422,10 @@ pub fn result_json(e: &Experiment, results: &[Option<RunResult>]) -> Value {
             })
         })
         .collect();
-    let fig = figure::figure(e, &usable);
+    let fig = match e.figure {
+        spec::FigureKind::NormalisedBreakdown => json!(figure::figure(e, &usable)),
+        spec::FigureKind::ServiceTable => json!(services::service_table(e, results)),
+    };
     let ok_stats = || {
         results
             .iter()
@@ -470,9 +474,15 @@ pub fn result_json(e: &Experiment, results: &[Option<RunResult>]) -> Value {
         "cost_table_note": "monitor.costs of the VM runs at cost scale 1; the runs at scale F multiply every cost by F (see disco run --cost-scale)",
         "runs": runs,
         "figure": fig,
-        "paper": {
-            "source": e.paper_source,
-            "bars": e.paper,
+        "paper": if e.paper_services.is_empty() {
+            json!({"source": e.paper_source, "bars": e.paper})
+        } else {
+            json!({
+                "source": e.paper_source,
+                "bars": e.paper,
+                "services": e.paper_services,
+                "system_time_factors": spec::PAPER_SYSTEM_TIME_FACTORS,
+            })
         },
     })
 }
@@ -487,7 +497,6 @@ pub fn write_outputs(e: &Experiment, out: &Path, results: &[Option<RunResult>]) 
     std::fs::write(&tmp, serde_json::to_string_pretty(&j)? + "\n")
         .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    let fig: figure::Figure = serde_json::from_value(j["figure"].clone())?;
     let timing = j["timing_mode"]
         .as_str()
         .unwrap_or("no successful run")
@@ -501,14 +510,22 @@ pub fn write_outputs(e: &Experiment, out: &Path, results: &[Option<RunResult>]) 
             ", SOME RUNS FAILED".to_string()
         }
     );
-    plot::draw(
-        e,
-        &fig,
-        &subtitle,
-        &out.join(format!("{}.svg", e.name)),
-        &out.join(format!("{}.png", e.name)),
-    )?;
-    let mut t = figure::table(e, &fig);
+    let (svg, png) = (
+        out.join(format!("{}.svg", e.name)),
+        out.join(format!("{}.png", e.name)),
+    );
+    let mut t = match e.figure {
+        spec::FigureKind::NormalisedBreakdown => {
+            let fig: figure::Figure = serde_json::from_value(j["figure"].clone())?;
+            plot::draw(e, &fig, &subtitle, &svg, &png)?;
+            figure::table(e, &fig)
+        }
+        spec::FigureKind::ServiceTable => {
+            let table: services::ServiceTable = serde_json::from_value(j["figure"].clone())?;
+            plot::draw_services(e, &table, &subtitle, &svg, &png)?;
+            services::table(e, &table)
+        }
+    };
     t.push_str(&format!("timing: {timing}; paper: {}\n", e.paper_source));
     let unmeasured = results
         .iter()

@@ -3,6 +3,8 @@
 //! idle), the total above each bar, the paper's figure beside ours as an
 //! outlined bar. Drawn as SVG with `plotters` (no fonts needed) and
 //! rendered to PNG with `resvg` (system fonts: Debian's `fonts-dejavu-core`).
+//! Table 2 is drawn as horizontal bars, one per service, of the VM's
+//! slowdown split into the paper's five columns ([`draw_services`]).
 
 use std::path::Path;
 
@@ -10,7 +12,8 @@ use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 
 use super::figure::{Breakdown, Figure};
-use super::spec::Experiment;
+use super::services::ServiceTable;
+use super::spec::{Experiment, PaperService, ServiceColumns};
 
 const USER: RGBColor = RGBColor(0x9e, 0xc9, 0xe2);
 const KERNEL: RGBColor = RGBColor(0x3b, 0x6f, 0xa8);
@@ -263,4 +266,206 @@ pub fn render_png(svg: &str, png: &Path) -> Result<()> {
     pixmap
         .save_png(png)
         .map_err(|e| anyhow!("cannot write {}: {e}", png.display()))
+}
+
+/// The columns of Table 2, in the paper's order.
+const COLUMN_COLOURS: [RGBColor; 5] = [
+    KERNEL,
+    RGBColor(0xe8, 0x9c, 0x3a),
+    RGBColor(0x8a, 0x6b, 0xbf),
+    MONITOR,
+    RGBColor(0x5a, 0xa0, 0x5a),
+];
+
+/// One horizontal bar of the service plot.
+enum ServiceSlot {
+    /// A group heading.
+    Heading(String),
+    /// A bar: label, slowdown and its split (`None`: not measured).
+    Bar(String, Option<(f64, ServiceColumns)>),
+}
+
+/// Writes the Table 2 plot as SVG to `svg` and as PNG to `png`.
+pub fn draw_services(
+    e: &Experiment,
+    t: &ServiceTable,
+    subtitle: &str,
+    svg: &Path,
+    png: &Path,
+) -> Result<()> {
+    let text = services_svg_text(e, t, subtitle)?;
+    std::fs::write(svg, &text).with_context(|| format!("cannot write {}", svg.display()))?;
+    render_png(&text, png)
+}
+
+/// The SVG document of the Table 2 plot: per service, a horizontal bar of
+/// the VM's slowdown split into the paper's five columns (ours, then the
+/// paper's IRIX 5.3 rows), a line at 1 (bare).
+pub fn services_svg_text(e: &Experiment, t: &ServiceTable, subtitle: &str) -> Result<String> {
+    let mut slots = vec![ServiceSlot::Heading(format!(
+        "ours: {} (simulated)",
+        t.workload
+    ))];
+    for r in &t.rows {
+        slots.push(ServiceSlot::Bar(r.name.clone(), r.slowdown.zip(r.columns)));
+    }
+    let paper: Vec<&PaperService> = e
+        .paper_services
+        .iter()
+        .filter(|p| p.release == "IRIX 5.3")
+        .collect();
+    if !paper.is_empty() {
+        slots.push(ServiceSlot::Heading("paper: IRIX 5.3 on SimOS".into()));
+        for p in paper {
+            slots.push(ServiceSlot::Bar(
+                p.name.clone(),
+                Some((p.slowdown, p.columns)),
+            ));
+        }
+    }
+    let n = slots.len() as f64;
+    let x_max = slots
+        .iter()
+        .filter_map(|s| match s {
+            ServiceSlot::Bar(_, Some((sd, c))) => Some(sd.max(c.sum())),
+            _ => None,
+        })
+        .fold(2.0_f64, f64::max)
+        * 1.12;
+    let mut out = String::new();
+    {
+        let height = (150.0 + 24.0 * n) as u32;
+        let root = SVGBackend::with_string(&mut out, (860, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let caption = format!("{} — {}", e.title, subtitle);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(caption, ("sans-serif", 17))
+            .margin(14)
+            .x_label_area_size(44)
+            .y_label_area_size(130)
+            .build_cartesian_2d(0.0..x_max, 0.0..n)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_labels(8)
+            .light_line_style(WHITE)
+            .x_desc("Relative execution time on the monitor (bare latency = 1)")
+            .x_label_formatter(&|v| format!("{v:.1}"))
+            .draw()
+            .map_err(plot_err)?;
+        let y_of = |i: usize| n - i as f64 - 0.5;
+        for (k, colour) in COLUMN_COLOURS.iter().enumerate() {
+            let rects: Vec<Rectangle<(f64, f64)>> = slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let ServiceSlot::Bar(_, Some((_, c))) = s else {
+                        return None;
+                    };
+                    let parts = c.parts();
+                    let left: f64 = parts[..k].iter().map(|(_, v)| v.max(0.0)).sum();
+                    let w = parts[k].1.max(0.0);
+                    let y = y_of(i);
+                    Some(Rectangle::new(
+                        [(left, y - 0.36), (left + w, y + 0.36)],
+                        colour.filled(),
+                    ))
+                })
+                .collect();
+            chart.draw_series(rects).map_err(plot_err)?;
+        }
+        let outlines: Vec<Rectangle<(f64, f64)>> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let ServiceSlot::Bar(_, Some((_, c))) = s else {
+                    return None;
+                };
+                let y = y_of(i);
+                Some(Rectangle::new(
+                    [(0.0, y - 0.36), (c.sum(), y + 0.36)],
+                    BLACK.stroke_width(1),
+                ))
+            })
+            .collect();
+        chart.draw_series(outlines).map_err(plot_err)?;
+        // Bare = 1.
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(1.0, 0.0), (1.0, n)],
+                BLACK.stroke_width(1),
+            )))
+            .map_err(plot_err)?;
+        let label_style = ("sans-serif", 12).into_font().color(&BLACK).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Right,
+                plotters::style::text_anchor::VPos::Center,
+            ),
+        );
+        let value_style = ("sans-serif", 11).into_font().color(&BLACK).pos(
+            plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Center,
+            ),
+        );
+        let heading_style = ("sans-serif", 13)
+            .into_font()
+            .style(FontStyle::Bold)
+            .color(&BLACK)
+            .pos(plotters::style::text_anchor::Pos::new(
+                plotters::style::text_anchor::HPos::Left,
+                plotters::style::text_anchor::VPos::Center,
+            ));
+        for (i, s) in slots.iter().enumerate() {
+            let y = y_of(i);
+            match s {
+                ServiceSlot::Heading(h) => {
+                    let (px, py) = chart.backend_coord(&(0.0, y));
+                    root.draw(&Text::new(h.clone(), (px - 120, py), heading_style.clone()))
+                        .map_err(plot_err)?;
+                }
+                ServiceSlot::Bar(name, v) => {
+                    let (px, py) = chart.backend_coord(&(0.0, y));
+                    root.draw(&Text::new(name.clone(), (px - 6, py), label_style.clone()))
+                        .map_err(plot_err)?;
+                    let (end, text) = match v {
+                        Some((sd, c)) => (c.sum().max(0.0), format!("{sd:.2}")),
+                        None => (0.0, "not in the VM run".to_string()),
+                    };
+                    let (px, py) = chart.backend_coord(&(end, y));
+                    root.draw(&Text::new(text, (px + 5, py), value_style.clone()))
+                        .map_err(plot_err)?;
+                }
+            }
+        }
+        // The legend: one row under the caption, at the right.
+        let (mut lx, ly) = chart.backend_coord(&(0.0, n));
+        lx += 80;
+        let legend_font = ("sans-serif", 12).into_font().color(&BLACK);
+        let names = ServiceColumns::default().parts();
+        let width: i32 = names.iter().map(|(n, _)| 28 + 7 * n.len() as i32).sum();
+        root.draw(&Rectangle::new(
+            [(lx - 4, ly + 1), (lx + width, ly + 19)],
+            WHITE.filled(),
+        ))
+        .map_err(plot_err)?;
+        for ((name, _), colour) in ServiceColumns::default().parts().iter().zip(COLUMN_COLOURS) {
+            root.draw(&Rectangle::new(
+                [(lx, ly + 4), (lx + 12, ly + 16)],
+                colour.filled(),
+            ))
+            .map_err(plot_err)?;
+            root.draw(&Text::new(
+                name.to_string(),
+                (lx + 17, ly + 4),
+                legend_font.clone(),
+            ))
+            .map_err(plot_err)?;
+            lx += 28 + 7 * name.len() as i32;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(out)
 }

@@ -1,8 +1,8 @@
 //! Runs and experiments as data.
 //!
 //! A [`RunSpec`] is everything that decides a run's result: the `disco run`
-//! arguments (machine, bare or VM, monitor cost scale) and the guest
-//! command. Its [`RunSpec::hash`] (SHA-256 of a canonical serialisation,
+//! arguments (machine, bare or VM, monitor cost scale, kernel-service
+//! attribution) and the guest command. Its [`RunSpec::hash`] (SHA-256 of a canonical serialisation,
 //! this disco's version and the guest images' identity) names its cached
 //! result. An [`Experiment`] is a list of independent runs, each with
 //! [`Labels`] saying which bar of the figure it feeds.
@@ -38,6 +38,11 @@ pub struct RunSpec {
     /// workload's `disco-workload: NAME ok`), besides exit status 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<String>,
+    /// Attribute kernel time to kernel services (`--services`, for Table
+    /// 2). Left out of the serialisation (the cache key) when off, so that
+    /// the keys of runs without it stay as they were.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub services: bool,
 }
 
 impl RunSpec {
@@ -55,6 +60,7 @@ impl RunSpec {
             exec: exec.into(),
             max_time: None,
             expect: None,
+            services: false,
         }
     }
 
@@ -86,6 +92,9 @@ impl RunSpec {
         }
         if let Some(t) = self.max_time {
             a.extend(["--max-time".into(), t.to_string()]);
+        }
+        if self.services {
+            a.push("--services".into());
         }
         if self.vm {
             a.extend(["--vm".into(), "--vcpus".into(), self.vcpus.to_string()]);
@@ -166,6 +175,10 @@ pub enum FigureKind {
     /// Execution time normalised to bare, split into user, kernel,
     /// monitor and idle (the paper's Figure 6).
     NormalisedBreakdown,
+    /// The top kernel services of one workload, bare and in a VM: their
+    /// share of kernel time, count and latency, and the VM's slowdown
+    /// split into the paper's five columns (the paper's Table 2).
+    ServiceTable,
 }
 
 /// The paper's figure for one workload: the VM's execution time
@@ -180,6 +193,242 @@ pub struct PaperBar {
     pub vm_normalised: Option<f64>,
     /// What the paper says.
     pub note: String,
+}
+
+/// Where the VM's extra time for a kernel service goes, as the paper's
+/// Table 2 splits it: in the paper (and in a computed table's rows)
+/// fractions of the bare latency, summing to the slowdown; in a run's
+/// statistics, cycles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceColumns {
+    /// The guest kernel's own execution (Kernel Exec).
+    pub kernel_exec: f64,
+    /// Emulated TLB writes and second-level TLB refills (TLB Writes).
+    pub tlb_writes: f64,
+    /// Other privileged instructions and exception reflection (Other
+    /// Privs).
+    pub other_privs: f64,
+    /// Monitor calls, device emulation, memory backing and zeroing
+    /// (Monitor Services).
+    pub monitor_services: f64,
+    /// TLB misses emulating the unmapped kernel segments (Kernel TLB
+    /// Faults).
+    pub kernel_tlb_faults: f64,
+}
+
+impl ServiceColumns {
+    /// The columns in the paper's order, with the paper's names.
+    pub fn parts(&self) -> [(&'static str, f64); 5] {
+        [
+            ("Kernel Exec", self.kernel_exec),
+            ("TLB Writes", self.tlb_writes),
+            ("Other Privs", self.other_privs),
+            ("Monitor Services", self.monitor_services),
+            ("Kernel TLB Faults", self.kernel_tlb_faults),
+        ]
+    }
+
+    /// Their sum.
+    pub fn sum(&self) -> f64 {
+        self.parts().iter().map(|(_, v)| v).sum()
+    }
+}
+
+/// One row of the paper's Table 2 (the top kernel services of Pmake).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PaperService {
+    /// `IRIX 5.3` (32 bit, 4 KB pages) or `IRIX 6.2` (64 bit, 16 KB).
+    pub release: String,
+    /// The paper's name for the service (`DEMAND-ZERO`, `open`, ...).
+    pub name: String,
+    /// Percent of the kernel time on bare IRIX.
+    pub kernel_time_pct: f64,
+    /// Times it ran.
+    pub count: u64,
+    /// Average latency on bare IRIX, µs.
+    pub latency_us: f64,
+    /// Latency on Disco over latency on bare IRIX.
+    pub slowdown: f64,
+    /// The slowdown split into the five columns (fractions of the bare
+    /// latency).
+    pub columns: ServiceColumns,
+}
+
+/// The paper's system time (kernel + Disco) factors for Pmake in one VM
+/// over bare IRIX, `(release, factor)` (§5.2 text).
+pub const PAPER_SYSTEM_TIME_FACTORS: [(&str, f64); 2] = [("IRIX 5.3", 2.15), ("IRIX 6.2", 1.62)];
+
+/// The paper's Table 2, both releases, as printed: release, service, % of
+/// kernel time, count, average latency (µs), slowdown, then Kernel Exec,
+/// TLB Writes, Other Privs, Monitor Services, Kernel TLB Faults. The IRIX
+/// 5.3 `write` row's columns sum to 1.94, not to its slowdown 2.14: kept as
+/// printed.
+#[allow(clippy::type_complexity)]
+const PAPER_TABLE2: &[(&str, &str, f64, u64, f64, f64, [f64; 5])] = &[
+    (
+        "IRIX 5.3",
+        "DEMAND-ZERO",
+        30.0,
+        4328,
+        21.0,
+        1.42,
+        [0.43, 0.21, 0.16, 0.47, 0.16],
+    ),
+    (
+        "IRIX 5.3",
+        "QUICK-FAULT",
+        10.0,
+        5745,
+        5.0,
+        3.17,
+        [1.27, 0.80, 0.56, 0.00, 0.53],
+    ),
+    (
+        "IRIX 5.3",
+        "open",
+        9.0,
+        667,
+        42.0,
+        1.63,
+        [1.16, 0.08, 0.06, 0.02, 0.30],
+    ),
+    (
+        "IRIX 5.3",
+        "UTLB-MISS",
+        7.0,
+        630_000,
+        0.035,
+        1.35,
+        [0.07, 1.22, 0.05, 0.00, 0.02],
+    ),
+    (
+        "IRIX 5.3",
+        "write",
+        6.0,
+        1610,
+        12.0,
+        2.14,
+        [1.01, 0.24, 0.21, 0.31, 0.17],
+    ),
+    (
+        "IRIX 5.3",
+        "read",
+        6.0,
+        733,
+        23.0,
+        1.53,
+        [1.10, 0.13, 0.09, 0.01, 0.20],
+    ),
+    (
+        "IRIX 5.3",
+        "execve",
+        6.0,
+        42,
+        437.0,
+        1.60,
+        [0.97, 0.03, 0.05, 0.17, 0.40],
+    ),
+    (
+        "IRIX 6.2",
+        "DEMAND-ZERO",
+        27.0,
+        1134,
+        57.0,
+        1.01,
+        [0.17, 0.05, 0.10, 0.68, 0.01],
+    ),
+    (
+        "IRIX 6.2",
+        "execve",
+        16.0,
+        42,
+        608.0,
+        1.30,
+        [0.81, 0.01, 0.03, 0.33, 0.11],
+    ),
+    (
+        "IRIX 6.2",
+        "open",
+        10.0,
+        667,
+        37.0,
+        1.37,
+        [1.17, 0.00, 0.08, 0.02, 0.11],
+    ),
+    (
+        "IRIX 6.2",
+        "read",
+        6.0,
+        733,
+        21.0,
+        1.32,
+        [1.13, 0.00, 0.12, 0.00, 0.07],
+    ),
+    (
+        "IRIX 6.2",
+        "write",
+        6.0,
+        1640,
+        9.0,
+        1.71,
+        [0.98, 0.00, 0.31, 0.35, 0.06],
+    ),
+    (
+        "IRIX 6.2",
+        "COPY-ON-WRITE",
+        5.0,
+        120,
+        94.0,
+        1.16,
+        [0.59, 0.03, 0.06, 0.41, 0.06],
+    ),
+    (
+        "IRIX 6.2",
+        "QUICK-FAULT",
+        5.0,
+        2196,
+        5.0,
+        2.83,
+        [1.28, 0.49, 0.89, 0.00, 0.16],
+    ),
+];
+
+/// The paper's Table 2 as [`PaperService`]s, in the paper's order.
+pub fn paper_table2() -> Vec<PaperService> {
+    PAPER_TABLE2
+        .iter()
+        .map(
+            |&(release, name, kernel_time_pct, count, latency_us, slowdown, c)| PaperService {
+                release: release.into(),
+                name: name.into(),
+                kernel_time_pct,
+                count,
+                latency_us,
+                slowdown,
+                columns: ServiceColumns {
+                    kernel_exec: c[0],
+                    tlb_writes: c[1],
+                    other_privs: c[2],
+                    monitor_services: c[3],
+                    kernel_tlb_faults: c[4],
+                },
+            },
+        )
+        .collect()
+}
+
+/// The paper's rows that our service `ours` roughly corresponds to: page
+/// faults (`tlb-load`, `tlb-store`) to DEMAND-ZERO and QUICK-FAULT (a slow
+/// TLB refill), `tlb-refill` to UTLB-MISS, `tlb-modify` to COPY-ON-WRITE,
+/// `openat` to open, any other to the same name.
+pub fn paper_names(ours: &str) -> Vec<&str> {
+    match ours {
+        "tlb-load" | "tlb-store" => vec!["DEMAND-ZERO", "QUICK-FAULT"],
+        "tlb-refill" => vec!["UTLB-MISS"],
+        "tlb-modify" => vec!["COPY-ON-WRITE"],
+        "openat" => vec!["open"],
+        other => vec![other],
+    }
 }
 
 /// An experiment: runs, and what to draw from them.
@@ -201,6 +450,8 @@ pub struct Experiment {
     pub paper: Vec<PaperBar>,
     /// Where they come from.
     pub paper_source: String,
+    /// The paper's service table (Table 2; empty for other experiments).
+    pub paper_services: Vec<PaperService>,
 }
 
 /// The experiments `disco experiment list` shows: name and summary.
@@ -208,6 +459,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     (
         "fig6",
         "Figure 6 (§5.2): pmake, engineering, raytrace, database on one CPU, bare and in a VM (monitor costs x1, x0.5, x2); time normalised to bare, split into user/kernel/monitor/idle",
+    ),
+    (
+        "table2",
+        "Table 2 (§5.2): pmake's top 10 kernel services on one CPU, bare (% of kernel time, count, latency) and in a VM (slowdown split into kernel exec, TLB writes, other privs, monitor services, kernel TLB faults); system time factor",
     ),
     (
         "selftest",
@@ -226,6 +481,7 @@ pub const FIG6_WORKLOADS: [&str; 4] = ["pmake", "engineering", "raytrace", "data
 pub fn experiment(name: &str, quick: bool) -> Option<Experiment> {
     match name {
         "fig6" => Some(fig6(quick)),
+        "table2" => Some(table2(quick)),
         "selftest" => Some(selftest(quick)),
         _ => None,
     }
@@ -257,22 +513,27 @@ fn runs_for(workloads: &[(&str, RunSpec)], scales: &[f64]) -> Vec<Run> {
     runs
 }
 
+/// The bare run of workload `w` on one CPU on the Debian root disk
+/// (Figure 6, Table 2). The workload starts the measured region (detailed
+/// timing, statistics reset) itself after preparing, and ends it before
+/// checking.
+fn workload_run(w: &str, quick: bool) -> RunSpec {
+    let q = if quick { " --quick" } else { "" };
+    let mut spec = RunSpec::bare(&format!("/opt/disco/bin/workload {w} --cpus 1{q}"));
+    spec.rootfs = true;
+    spec.expect = Some(format!("disco-workload: {w} ok"));
+    // A wedged guest ends (exit 124, a failed run) rather than simulating
+    // for ever.
+    spec.max_time = Some(3600.0);
+    spec
+}
+
 /// Figure 6: each workload on one CPU, bare and in one VM, on the Debian
-/// root disk. The workload starts the measured region (detailed timing,
-/// statistics reset) itself after preparing, and ends it before checking.
+/// root disk.
 fn fig6(quick: bool) -> Experiment {
     let workloads: Vec<(&str, RunSpec)> = FIG6_WORKLOADS
         .iter()
-        .map(|&w| {
-            let q = if quick { " --quick" } else { "" };
-            let mut spec = RunSpec::bare(&format!("/opt/disco/bin/workload {w} --cpus 1{q}"));
-            spec.rootfs = true;
-            spec.expect = Some(format!("disco-workload: {w} ok"));
-            // A wedged guest ends (exit 124, a failed run) rather than
-            // simulating for ever.
-            spec.max_time = Some(3600.0);
-            (w, spec)
-        })
+        .map(|&w| (w, workload_run(w, quick)))
         .collect();
     let paper = |w: &str, name: &str, v: Option<f64>, note: &str| PaperBar {
         workload: w.into(),
@@ -310,6 +571,25 @@ fn fig6(quick: bool) -> Experiment {
         ],
         paper_source: "Bugnion et al., TOCS 1997, §5.2 text (Fig. 6 bars are not in the text)"
             .into(),
+        paper_services: Vec::new(),
+    }
+}
+
+/// Table 2: pmake on one CPU with kernel-service attribution, bare and in
+/// one VM at cost scale 1.
+fn table2(quick: bool) -> Experiment {
+    let mut bare = workload_run("pmake", quick);
+    bare.services = true;
+    Experiment {
+        name: "table2".into(),
+        summary: EXPERIMENTS[1].1.into(),
+        title: "Pmake's top kernel services in a VM (Table 2)".into(),
+        quick,
+        runs: runs_for(&[("pmake", bare)], &[1.0]),
+        figure: FigureKind::ServiceTable,
+        paper: Vec::new(),
+        paper_source: "Bugnion et al., TOCS 1997, §5.2, Table 2 (IRIX 5.3 and IRIX 6.2 rows, from the text) and the system time factors x2.15 / x1.62".into(),
+        paper_services: paper_table2(),
     }
 }
 
@@ -319,13 +599,14 @@ fn selftest(quick: bool) -> Experiment {
     let bare = RunSpec::bare("true");
     Experiment {
         name: "selftest".into(),
-        summary: EXPERIMENTS[1].1.into(),
+        summary: EXPERIMENTS[2].1.into(),
         title: "Runner self-test: boot and `true`".into(),
         quick,
         runs: runs_for(&[("true", bare)], &[1.0, 2.0]),
         figure: FigureKind::NormalisedBreakdown,
         paper: Vec::new(),
         paper_source: "none (not a figure of the paper)".into(),
+        paper_services: Vec::new(),
     }
 }
 
@@ -370,5 +651,55 @@ mod tests {
         assert_ne!(bare.hash("1", "img"), bare.hash("2", "img"));
         assert_ne!(bare.hash("1", "img"), bare.hash("1", "other"));
         assert!(vm.command_line().contains("--exec 'echo '\\''hi'\\'''"));
+    }
+
+    #[test]
+    fn table2_is_pmake_bare_and_in_a_vm_with_services() {
+        let e = experiment("table2", true).unwrap();
+        assert_eq!(e.figure, FigureKind::ServiceTable);
+        assert_eq!(e.runs.len(), 2);
+        let (bare, vm) = (&e.runs[0], &e.runs[1]);
+        assert_eq!(bare.labels.mode, "bare");
+        assert_eq!(vm.labels.mode, "vm");
+        assert_eq!(vm.labels.cost_scale, 1.0);
+        for r in &e.runs {
+            assert_eq!(r.labels.workload, "pmake");
+            assert!(r.spec.services && r.spec.rootfs);
+            assert_eq!(r.spec.cpus, 1);
+            assert!(r.spec.exec.ends_with("workload pmake --cpus 1 --quick"));
+            assert_eq!(r.spec.expect.as_deref(), Some("disco-workload: pmake ok"));
+            assert!(r.spec.command_line().contains(" --services "));
+        }
+        assert!(vm.spec.vm && !bare.spec.vm);
+        assert!(!experiment("table2", false).unwrap().runs[0]
+            .spec
+            .exec
+            .contains("--quick"));
+        assert!(EXPERIMENTS.iter().any(|(n, _)| *n == "table2"));
+        assert_eq!(e.paper_services.len(), 14);
+        assert!(experiment("fig6", true).unwrap().paper_services.is_empty());
+        assert_eq!(paper_names("tlb-load"), ["DEMAND-ZERO", "QUICK-FAULT"]);
+        assert_eq!(paper_names("tlb-refill"), ["UTLB-MISS"]);
+        assert_eq!(paper_names("openat"), ["open"]);
+        assert_eq!(paper_names("read"), ["read"]);
+    }
+
+    #[test]
+    fn services_off_leaves_the_cache_key_unchanged() {
+        let bare = RunSpec::bare("true");
+        let json = serde_json::to_string(&bare).unwrap();
+        assert!(!json.contains("services"), "{json}");
+        assert!(!bare
+            .args(std::path::Path::new("x"))
+            .contains(&"--services".to_string()));
+        // A spec serialised before the field existed reads back as off.
+        let back: RunSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, bare);
+        let mut with = bare.clone();
+        with.services = true;
+        assert!(serde_json::to_string(&with)
+            .unwrap()
+            .contains("\"services\":true"));
+        assert_ne!(with.hash("1", "img"), bare.hash("1", "img"));
     }
 }

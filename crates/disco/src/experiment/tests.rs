@@ -29,6 +29,9 @@ impl Fake {
 }
 
 fn fake_stats(spec: &RunSpec) -> Value {
+    if spec.services {
+        return services_stats(spec);
+    }
     if !spec.vm {
         return json!({
             "timing_mode": "Detailed", "cpu_hz": 400_000_000u64, "sim_seconds": 1.5,
@@ -51,6 +54,69 @@ fn fake_stats(spec: &RunSpec) -> Value {
                 "user_cycles": 600, "kernel_cycles": 300, "idle_cycles": 100,
                 "tlb_write_cycles": monitor / 2.0, "other_priv_cycles": monitor / 4.0,
                 "services_cycles": monitor / 4.0, "kernel_tlb_fault_cycles": 0,
+                "l2tlb_refill_cycles": 0, "reflect_cycles": 0}}],
+        },
+    })
+}
+
+/// Made-up statistics of a `--services` run at 100 MHz (a cycle is
+/// 0.01 µs). Bare: kernel time 200 000 cycles (180 000 + 20 000 stall);
+/// services `tlb-load` 100 x 800 cycles (40 % of it), `read` 20 x 2500
+/// (25 %), `tlb-refill` 1000 x 20 (10 %), `s0`..`s8` once each, 1000 x
+/// (i + 1) cycles. VM: `tlb-load` 100 x 1200 (slowdown 1.5), `read` 25 x
+/// 4000 (1.6), no `tlb-refill`, `s0`..`s8` as bare with all of it kernel;
+/// guest kernel 150 000, monitor 160 000 (system time x1.55).
+fn services_stats(spec: &RunSpec) -> Value {
+    let small = |vm: bool| -> Vec<Value> {
+        (0..9)
+            .map(|i| {
+                let c = 1000 * (i + 1);
+                if vm {
+                    json!({"name": format!("s{i}"), "count": 1, "cycles": c, "wall_cycles": c,
+                           "columns": {"kernel_exec": c, "tlb_writes": 0, "other_privs": 0,
+                                       "monitor_services": 0, "kernel_tlb_faults": 0}})
+                } else {
+                    json!({"name": format!("s{i}"), "count": 1, "cycles": c})
+                }
+            })
+            .collect()
+    };
+    if !spec.vm {
+        let mut services = vec![
+            json!({"name": "read", "count": 20, "cycles": 50_000}),
+            json!({"name": "tlb-load", "count": 100, "cycles": 80_000}),
+            json!({"name": "tlb-refill", "count": 1000, "cycles": 20_000}),
+        ];
+        services.extend(small(false));
+        return json!({
+            "timing_mode": "Detailed", "cpu_hz": 100_000_000u64, "sim_seconds": 0.01,
+            "measured_region": true,
+            "cpus": [{"cpu": 0, "cycles": 1_000_000, "user": 400_000, "kernel": 180_000,
+                      "supervisor": 0, "idle": 400_000, "stall_user": 0,
+                      "stall_kernel": 20_000, "instructions": 500_000}],
+            "services": services,
+        });
+    }
+    let mut services = vec![
+        json!({"name": "tlb-load", "count": 100, "cycles": 120_000, "wall_cycles": 130_000,
+               "columns": {"kernel_exec": 40_000, "tlb_writes": 20_000, "other_privs": 30_000,
+                           "monitor_services": 25_000, "kernel_tlb_faults": 5_000}}),
+        json!({"name": "read", "count": 25, "cycles": 100_000, "wall_cycles": 100_000,
+               "columns": {"kernel_exec": 75_000, "tlb_writes": 0, "other_privs": 10_000,
+                           "monitor_services": 15_000, "kernel_tlb_faults": 0}}),
+    ];
+    services.extend(small(true));
+    json!({
+        "timing_mode": "Detailed", "cpu_hz": 100_000_000u64, "sim_seconds": 0.0111,
+        "measured_region": true,
+        "cpus": [{"cpu": 0, "cycles": 1_110_000, "user": 0, "kernel": 0, "supervisor": 0,
+                  "idle": 400_000, "instructions": 600_000}],
+        "monitor": {
+            "costs": {"trap": 40, "tlb_write": 80},
+            "vms": [{"name": "vm0", "services": services, "total": {
+                "user_cycles": 400_000, "kernel_cycles": 150_000, "idle_cycles": 400_000,
+                "tlb_write_cycles": 50_000, "other_priv_cycles": 60_000,
+                "services_cycles": 40_000, "kernel_tlb_fault_cycles": 10_000,
                 "l2tlb_refill_cycles": 0, "reflect_cycles": 0}}],
         },
     })
@@ -372,4 +438,191 @@ fn experiment_command_line() {
     assert!(
         crate::cli::Cli::try_parse_from(["disco", "experiment", "fig6", "--jobs", "0"]).is_err()
     );
+}
+
+fn close(a: &Value, b: f64) -> bool {
+    a.as_f64().is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+#[test]
+fn table2_rows_slowdowns_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = experiment("table2", true).unwrap();
+    assert_eq!(e.runs.len(), 2);
+    let fake = Fake::default();
+    let (results, report) = sweep(&e, &Cache::in_dir(dir.path()), IMAGES, &fake, 2).unwrap();
+    assert!(report.failed.is_empty());
+    // Both runs asked for the services.
+    assert!(fake
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|s| s.args(Path::new("x")).contains(&"--services".to_string())));
+    let table = write_outputs(&e, dir.path(), &results).unwrap();
+    let j: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("table2.json")).unwrap()).unwrap();
+    assert_eq!(j["experiment"], "table2");
+    assert_eq!(j["cost_table"]["trap"], 40);
+    let t = &j["figure"];
+    assert_eq!(t["workload"], "pmake");
+    assert!(close(&t["bare_kernel_cycles"], 200_000.0));
+    assert_eq!(t["bare_services"], 12);
+    // All services: 80 000 + 50 000 + 20 000 + 45 000 of 200 000.
+    assert!(close(&t["services_kernel_pct"], 97.5));
+    // (150 000 + 160 000) / 200 000; 1 110 000 / 1 000 000.
+    assert!(close(&t["system_time_factor"], 1.55));
+    assert!(close(&t["overhead_pct"], 11.0));
+    assert!(t["missing"].as_array().unwrap().is_empty());
+    let rows = t["rows"].as_array().unwrap();
+    let names: Vec<&str> = rows.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "tlb-load",
+            "read",
+            "tlb-refill",
+            "s8",
+            "s7",
+            "s6",
+            "s5",
+            "s4",
+            "s3",
+            "s2"
+        ]
+    );
+    let load = &rows[0];
+    assert!(close(&load["kernel_time_pct"], 40.0));
+    assert_eq!(load["count"], 100);
+    assert!(close(&load["latency_us"], 8.0));
+    assert_eq!(load["vm_count"], 100);
+    assert!(close(&load["vm_latency_us"], 12.0));
+    assert!(close(&load["slowdown"], 1.5));
+    let c = &load["columns"];
+    assert!(close(&c["kernel_exec"], 0.5));
+    assert!(close(&c["tlb_writes"], 0.25));
+    assert!(close(&c["other_privs"], 0.375));
+    assert!(close(&c["monitor_services"], 0.3125));
+    assert!(close(&c["kernel_tlb_faults"], 0.0625));
+    assert!(close(&load["other"], 0.0));
+    assert_eq!(load["paper_names"][0], "DEMAND-ZERO");
+    assert_eq!(load["paper_names"][1], "QUICK-FAULT");
+    // A different count in the VM: latency 4000 cycles over 2500.
+    let read = &rows[1];
+    assert!(close(&read["kernel_time_pct"], 25.0));
+    assert!(close(&read["latency_us"], 25.0));
+    assert_eq!(read["vm_count"], 25);
+    assert!(close(&read["vm_latency_us"], 40.0));
+    assert!(close(&read["slowdown"], 1.6));
+    assert!(close(&read["columns"]["kernel_exec"], 1.2));
+    assert!(close(&read["columns"]["other_privs"], 0.16));
+    assert!(close(&read["columns"]["monitor_services"], 0.24));
+    // Not in the VM run.
+    let refill = &rows[2];
+    assert!(close(&refill["latency_us"], 0.2));
+    assert_eq!(refill["vm_count"], Value::Null);
+    assert_eq!(refill["slowdown"], Value::Null);
+    assert_eq!(refill["paper_names"][0], "UTLB-MISS");
+    assert!(close(&rows[3]["slowdown"], 1.0));
+    assert!(close(&rows[3]["kernel_time_pct"], 4.5));
+    // The paper's table, both releases, as printed.
+    let paper = j["paper"]["services"].as_array().unwrap();
+    assert_eq!(paper.len(), 14);
+    assert_eq!(paper[0]["name"], "DEMAND-ZERO");
+    assert_eq!(paper[0]["release"], "IRIX 5.3");
+    assert!(close(&paper[0]["slowdown"], 1.42));
+    assert!(close(&paper[1]["columns"]["tlb_writes"], 0.80));
+    assert_eq!(paper[3]["count"], 630_000);
+    assert_eq!(paper[13]["release"], "IRIX 6.2");
+    assert!(close(&j["paper"]["system_time_factors"][0][1], 2.15));
+    assert!(close(&j["paper"]["system_time_factors"][1][1], 1.62));
+    // Every paper row's columns sum to its slowdown (within rounding),
+    // but IRIX 5.3's write, whose columns sum to 1.94 against 2.14 as
+    // printed (kept as printed; the notes say so).
+    for p in paper {
+        if p["release"] == "IRIX 5.3" && p["name"] == "write" {
+            continue;
+        }
+        let sum: f64 = [
+            "kernel_exec",
+            "tlb_writes",
+            "other_privs",
+            "monitor_services",
+            "kernel_tlb_faults",
+        ]
+        .iter()
+        .map(|k| p["columns"][k].as_f64().unwrap())
+        .sum();
+        assert!(
+            (sum - p["slowdown"].as_f64().unwrap()).abs() <= 0.025,
+            "{p}"
+        );
+    }
+    // The printed table: ours beside the paper's.
+    assert!(
+        table.contains(
+            "tlb-load        40.0%      100       8.0 |      100      12.0     1.50   0.50   0.25   0.38   0.31   0.06  DEMAND-ZERO 1.42, QUICK-FAULT 3.17"
+        ),
+        "{table}"
+    );
+    assert!(table.contains("tlb-refill"), "{table}");
+    assert!(table.contains("UTLB-MISS 1.35"), "{table}");
+    assert!(
+        table.contains("x1.55 (paper: x2.15 IRIX 5.3, x1.62 IRIX 6.2)"),
+        "{table}"
+    );
+    assert!(table.contains("paper, Table 2, IRIX 6.2:"), "{table}");
+    assert!(table.contains("COPY-ON-WRITE"), "{table}");
+    assert!(!table.contains("MISSING"), "{table}");
+    assert!(table.contains("sum to 1.94"), "{table}");
+    // The plot.
+    let svg = std::fs::read_to_string(dir.path().join("table2.svg")).unwrap();
+    resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).unwrap();
+    for word in [
+        "tlb-load",
+        "DEMAND-ZERO",
+        "Kernel Exec",
+        "Kernel TLB Faults",
+        "1.50",
+    ] {
+        assert!(svg.contains(word), "{word}");
+    }
+    if let Some(keep) = std::env::var_os("DISCO_EXPERIMENT_KEEP") {
+        for f in ["table2.svg", "table2.png"] {
+            std::fs::copy(dir.path().join(f), Path::new(&keep).join(f)).unwrap();
+        }
+    }
+    let png = std::fs::read(dir.path().join("table2.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn table2_without_services_or_with_a_failed_run_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut e = experiment("table2", true).unwrap();
+    let fake = Fake::default();
+    *fake.fail.lock().unwrap() = Some("workload pmake".into());
+    // The VM run fails: the bare rows remain, without VM figures.
+    let (mut results, _) = sweep(&e, &Cache::in_dir(dir.path()), IMAGES, &fake, 1).unwrap();
+    results[0] = Some(exec::RunResult {
+        ok: true,
+        stats: Some(services_stats(&e.runs[0].spec)),
+        ..results[0].clone().unwrap()
+    });
+    let t = services::service_table(&e, &results);
+    assert_eq!(t.rows.len(), 10);
+    assert!(t.rows.iter().all(|r| r.slowdown.is_none()));
+    assert_eq!(t.system_time_factor, None);
+    assert_eq!(t.missing, vec!["the VM run has no result".to_string()]);
+    let text = write_outputs(&e, dir.path(), &results).unwrap();
+    assert!(text.contains("MISSING: the VM run has no result"), "{text}");
+    // Runs without --services: no rows, and the reason.
+    for r in &mut e.runs {
+        r.spec.services = false;
+    }
+    let (results, _) = sweep(&e, &Cache::in_dir(dir.path()), IMAGES, &Fake::default(), 1).unwrap();
+    let t = services::service_table(&e, &results);
+    assert!(t.rows.is_empty());
+    assert_eq!(t.missing.len(), 2, "{:?}", t.missing);
+    assert!(t.missing[0].contains("without --services"));
 }

@@ -71,7 +71,8 @@ pub struct ManifestError {
     pub problem: String,
 }
 
-fn one_line(s: &str) -> String {
+/// `s` on one line: control characters become spaces.
+pub(crate) fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()

@@ -17,6 +17,9 @@
 
 use std::fmt::Write;
 
+use crate::images::manifest::one_line;
+pub use crate::images::manifest::FileRecord;
+
 /// Manifest file name inside an entry.
 pub const MANIFEST_FILE: &str = "MANIFEST";
 
@@ -30,17 +33,6 @@ pub struct DebRecord {
     /// Architecture (`mips64el` or `all`).
     pub arch: String,
     /// SHA-256 of the `.deb` file, lower-case hex.
-    pub sha256: String,
-}
-
-/// One file of the entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileRecord {
-    /// File name inside the entry directory.
-    pub name: String,
-    /// Length in bytes.
-    pub size: u64,
-    /// SHA-256, lower-case hex.
     pub sha256: String,
 }
 
@@ -61,12 +53,6 @@ pub struct RootfsManifest {
     pub debs: Vec<DebRecord>,
     /// The entry's files.
     pub files: Vec<FileRecord>,
-}
-
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
 }
 
 impl RootfsManifest {

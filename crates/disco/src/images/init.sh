@@ -33,6 +33,7 @@ if [ "$1" = stage2 ]; then
 	$bb --install -s /run/disco/bin
 	export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/opt/disco/bin:/run/disco/bin
 	export HOME=/root TERM=linux
+	export PS1='\u@\h:\w\$ ' # Debian's prompt
 	mount -t tmpfs -o mode=1777 tmpfs /tmp
 	mkdir -p /dev/pts /dev/shm
 	mount -t devpts devpts /dev/pts
@@ -98,8 +99,10 @@ switch_to_root() {
 	mkdir -p /newroot/run/disco/bin /newroot/run/disco/lower /newroot/run/disco/overlay
 	cp /bin/busybox /newroot/run/disco/busybox
 	cp /init /newroot/run/disco/init
-	mountpoint -q /lower && mount --move /lower /newroot/run/disco/lower
-	mountpoint -q /overlay && mount --move /overlay /newroot/run/disco/overlay
+	if grep -q ' /lower ' /proc/mounts; then
+		mount --move /lower /newroot/run/disco/lower
+		mount --move /overlay /newroot/run/disco/overlay
+	fi
 	mount --move /proc /newroot/proc
 	mount --move /sys /newroot/sys
 	mount --move /dev /newroot/dev

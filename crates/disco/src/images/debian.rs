@@ -295,11 +295,13 @@ impl Debian {
         // apt drops privileges to `_apt` when root; the cache may be unreachable for
         // that user (e.g. under /root), so download as root.
         let spec = format!("{}:{ARCH}={}", pkg.name, pkg.version);
-        run(
-            "apt-get",
-            &["download", "-q", "-o", "APT::Sandbox::User=root", &spec],
-            Some(&debs),
-        )?
+        super::progress::with_spinner(|| {
+            run(
+                "apt-get",
+                &["download", "-q", "-o", "APT::Sandbox::User=root", &spec],
+                Some(&debs),
+            )
+        })?
         .check()?;
         let prefix = format!("{}_", pkg.name);
         let deb = fs::read_dir(&debs)

@@ -62,3 +62,22 @@ impl Meter {
         }
     }
 }
+
+/// Runs `work` (a step such as one package's download, whose progress
+/// cannot be read: `apt-get download` writes its file only at the end)
+/// with a spinner and the elapsed time on a terminal; elsewhere it just
+/// runs `work`.
+pub fn with_spinner<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    if !std::io::stderr().is_terminal() {
+        return work();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("disco: {spinner} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(100));
+    let out = work();
+    bar.finish_and_clear();
+    out
+}

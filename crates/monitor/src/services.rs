@@ -87,11 +87,27 @@ pub struct Columns {
     pub kernel_tlb_faults: u64,
 }
 
+impl Columns {
+    /// The five columns together.
+    pub fn total(&self) -> u64 {
+        self.kernel_exec
+            + self.tlb_writes
+            + self.other_privs
+            + self.monitor_services
+            + self.kernel_tlb_faults
+    }
+}
+
 impl ServiceSplit {
     /// Adds one service that ran from `before` to `after` (`wall` cycles).
     fn add_service(&mut self, before: &VcpuStats, after: &VcpuStats, wall: u64) {
+        let mut one = ServiceSplit {
+            count: 1,
+            wall_cycles: wall,
+            ..ServiceSplit::default()
+        };
         macro_rules! delta {
-            ($($f:ident),*) => { $(let $f = after.$f.saturating_sub(before.$f); self.$f += $f;)* };
+            ($($f:ident),*) => { $(one.$f = after.$f.saturating_sub(before.$f);)* };
         }
         delta!(
             kernel_cycles,
@@ -104,17 +120,9 @@ impl ServiceSplit {
             kernel_tlb_fault_cycles,
             idle_cycles
         );
-        let _ = idle_cycles;
-        self.count += 1;
-        self.cycles += kernel_cycles
-            + user_cycles
-            + tlb_write_cycles
-            + l2tlb_refill_cycles
-            + other_priv_cycles
-            + reflect_cycles
-            + services_cycles
-            + kernel_tlb_fault_cycles;
-        self.wall_cycles += wall;
+        // Every delta but idle's falls in exactly one column.
+        one.cycles = one.columns().total();
+        self.add(&one);
     }
 
     /// Adds `o`'s figures to these.

@@ -48,6 +48,12 @@ pub struct Breakdown {
 }
 
 impl Breakdown {
+    /// System time (kernel + monitor) here over `bare`'s kernel time: the
+    /// paper's "system time increases by a factor of 2.15".
+    pub fn system_time_factor(&self, bare: &Breakdown) -> Option<f64> {
+        (bare.kernel > 0.0).then(|| (self.kernel + self.monitor) / bare.kernel)
+    }
+
     /// Each part divided by `base` and times 100.
     pub fn normalised(&self, base: f64) -> Breakdown {
         let n = |x: f64| if base > 0.0 { 100.0 * x / base } else { 0.0 };
@@ -62,7 +68,8 @@ impl Breakdown {
     }
 }
 
-fn num(v: &Value, key: &str) -> f64 {
+/// The number at `key` of a JSON object (0 when absent).
+pub(super) fn num(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
@@ -269,10 +276,10 @@ pub fn figure(e: &Experiment, summaries: &[Summary]) -> Figure {
                 .iter()
                 .find(|b| b.mode == "bare")
                 .map(|b| &b.normalised);
-            let system_time_factor = match (&vm1, bare_n) {
-                (Some(v), Some(b)) if b.kernel > 0.0 => Some((v.kernel + v.monitor) / b.kernel),
-                _ => None,
-            };
+            let system_time_factor = vm1
+                .as_ref()
+                .zip(bare_n.as_ref())
+                .and_then(|(v, b)| v.system_time_factor(b));
             WorkloadBars {
                 workload: w.to_string(),
                 overhead_pct: vm1.as_ref().map(|v| v.total - 100.0),

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::exec::RunResult;
-use super::figure::breakdown;
+use super::figure::{breakdown, num};
 use super::spec::{
     paper_names, Experiment, PaperService, ServiceColumns, PAPER_SYSTEM_TIME_FACTORS,
 };
@@ -48,10 +48,6 @@ pub struct ServiceTotals {
     pub cycles: f64,
     /// The VM's columns in cycles (zero for a bare run).
     pub columns: ServiceColumns,
-}
-
-fn num(v: &Value, key: &str) -> f64 {
-    v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
 }
 
 /// The services of a run's statistics: the first VM's with `monitor`,
@@ -261,10 +257,10 @@ pub fn service_table(e: &Experiment, results: &[Option<RunResult>]) -> ServiceTa
             }
         })
         .collect();
-    let system_time_factor = match (&bare_b, &vm_b) {
-        (Some(b), Some(v)) if b.kernel > 0.0 => Some((v.kernel + v.monitor) / b.kernel),
-        _ => None,
-    };
+    let system_time_factor = vm_b
+        .as_ref()
+        .zip(bare_b.as_ref())
+        .and_then(|(v, b)| v.system_time_factor(b));
     let overhead_pct = match (&bare_b, &vm_b) {
         (Some(b), Some(v)) if b.total > 0.0 => Some(100.0 * (v.total / b.total - 1.0)),
         _ => None,

@@ -46,6 +46,45 @@ pub struct FileRecord {
     pub sha256: String,
 }
 
+impl FileRecord {
+    /// The record as a manifest line: `file NAME SIZE sha256:HEX`.
+    pub fn to_line(&self) -> String {
+        format!(
+            "file {} {} sha256:{}",
+            one_line(&self.name),
+            self.size,
+            self.sha256
+        )
+    }
+
+    /// Parses the value of a `file` record: `NAME SIZE sha256:HEX`.
+    pub fn parse(value: &str) -> Result<FileRecord, &'static str> {
+        let mut it = value.split(' ');
+        let (Some(name), Some(size), Some(hash), None) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            return Err("expected `file NAME SIZE sha256:HEX`");
+        };
+        let size = size.parse().map_err(|_| "bad file size")?;
+        let hash = hash
+            .strip_prefix("sha256:")
+            .filter(|h| {
+                h.len() == 64
+                    && h.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            })
+            .ok_or("bad sha256")?;
+        if name.is_empty() || name.contains('/') {
+            return Err("bad file name");
+        }
+        Ok(FileRecord {
+            name: name.to_string(),
+            size,
+            sha256: hash.to_string(),
+        })
+    }
+}
+
 /// The contents of a `MANIFEST` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -95,13 +134,7 @@ impl Manifest {
             let _ = writeln!(s, "package {} {}", one_line(&p.name), one_line(&p.version));
         }
         for f in &self.files {
-            let _ = writeln!(
-                s,
-                "file {} {} sha256:{}",
-                one_line(&f.name),
-                f.size,
-                f.sha256
-            );
+            let _ = writeln!(s, "{}", f.to_line());
         }
         s
     }
@@ -153,31 +186,7 @@ impl Manifest {
                         _ => return Err(err("expected `package NAME VERSION`")),
                     }
                 }
-                "file" => {
-                    let mut it = value.split(' ');
-                    let (Some(n), Some(size), Some(hash), None) =
-                        (it.next(), it.next(), it.next(), it.next())
-                    else {
-                        return Err(err("expected `file NAME SIZE sha256:HEX`"));
-                    };
-                    let size = size.parse().map_err(|_| err("bad file size"))?;
-                    let hash = hash
-                        .strip_prefix("sha256:")
-                        .filter(|h| {
-                            h.len() == 64
-                                && h.bytes()
-                                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                        })
-                        .ok_or_else(|| err("bad sha256"))?;
-                    if n.is_empty() || n.contains('/') {
-                        return Err(err("bad file name"));
-                    }
-                    files.push(FileRecord {
-                        name: n.to_string(),
-                        size,
-                        sha256: hash.to_string(),
-                    });
-                }
+                "file" => files.push(FileRecord::parse(value).map_err(err)?),
                 _ => {} // unknown records: ignored for forward compatibility
             }
         }

@@ -75,13 +75,7 @@ impl RootfsManifest {
             );
         }
         for f in &self.files {
-            let _ = writeln!(
-                s,
-                "file {} {} sha256:{}",
-                one_line(&f.name),
-                f.size,
-                f.sha256
-            );
+            let _ = writeln!(s, "{}", f.to_line());
         }
         s
     }
@@ -123,16 +117,7 @@ impl RootfsManifest {
                         sha256: hash(sha)?,
                     });
                 }
-                "file" => {
-                    let [name, size, sha] = fields[..] else {
-                        return Err(bad("a file record has 3 fields"));
-                    };
-                    m.files.push(FileRecord {
-                        name: name.into(),
-                        size: size.parse().map_err(|_| bad("bad size"))?,
-                        sha256: hash(sha)?,
-                    });
-                }
+                "file" => m.files.push(FileRecord::parse(value).map_err(bad)?),
                 _ => {}
             }
         }

@@ -59,9 +59,11 @@ pub struct RunArgs {
     #[arg(long = "add", value_name = "HOST[:GUEST]", value_parser = crate::addfiles::parse_add)]
     pub add: Vec<crate::addfiles::AddedFile>,
     /// Attach a disk (repeatable): a raw image file on the host, a whole
-    /// number of 512-byte sectors; `,ro` makes it read-only. The guest sees
-    /// virtio block devices /dev/vda, /dev/vdb, ... in order.
-    #[arg(long = "disk", value_name = "PATH[,ro]", value_parser = crate::disks::parse_disk)]
+    /// number of 512-byte sectors; `,ro` makes it read-only, `,cow`
+    /// copy-on-write (the file is never modified; the guest's writes are
+    /// dropped when it ends). The guest sees virtio block devices
+    /// /dev/vda, /dev/vdb, ... in order.
+    #[arg(long = "disk", value_name = "PATH[,ro|,cow]", value_parser = crate::disks::parse_disk)]
     pub disks: Vec<machine::virtio::DiskConfig>,
     /// Boot from the Debian root disk (gcc, POV-Ray, Icarus Verilog, SQLite,
     /// the workloads; built with `disco fetch --rootfs` if missing): it is
@@ -149,6 +151,10 @@ pub struct RunArgs {
     /// traps to the monitor every time (pure trap-and-emulate).
     #[arg(long, requires = "vm")]
     pub no_patch: bool,
+    /// With --vm: never map copy-on-write disks' pages from the global disk
+    /// cache; every read is copied (to measure what sharing costs).
+    #[arg(long, requires = "vm")]
+    pub no_sharing: bool,
     /// With --vm: multiply every entry of the monitor's cost table by F
     /// (the costs are estimates: this shows how much a result depends on them).
     #[arg(long, requires = "vm", value_name = "F", value_parser = crate::run::parse_cost_scale)]
@@ -179,4 +185,8 @@ pub enum TraceEvent {
     Insn,
     /// The monitor's traps and what it did about them (with --vm).
     Monitor,
+    /// Memory sharing: each disk page mapped from the global disk cache or
+    /// read into it, each copy-on-write fault (VM, guest page, machine
+    /// pages old -> new), each shootdown.
+    Cow,
 }

@@ -8,7 +8,7 @@
 //! cpu_mhz = 400
 //! interleave = false  # pages round-robin across nodes instead of ranges
 //! quantum = 10000     # cycles a CPU runs before the next takes its turn
-//! disks = ["data.img", "base.img,ro"]  # /dev/vda, /dev/vdb (relative to the file)
+//! disks = ["data.img", "base.img,cow"]  # /dev/vda, /dev/vdb (relative to the file; ,ro and ,cow as for --disk)
 //! disk_access_us = 100  # simulated disk: time per request
 //! disk_mb_per_s = 200   # and transfer rate (MB = 10^6 bytes)
 //!
@@ -70,7 +70,7 @@ pub struct VmSection {
     pub append: Option<String>,
     /// Command to run (the VM ends with its status); without it a shell.
     pub exec: Option<String>,
-    /// Disks, `PATH[,ro]` as `--disk` takes them: /dev/vda, /dev/vdb, ...
+    /// Disks, `PATH[,ro|,cow]` as `--disk` takes them: /dev/vda, /dev/vdb, ...
     #[serde(default)]
     pub disks: Vec<String>,
     /// A network interface (eth0) on the monitor's virtual subnet.
@@ -96,7 +96,7 @@ pub struct MachineSection {
     pub interleave: Option<bool>,
     /// Cycles per CPU turn.
     pub quantum: Option<u64>,
-    /// Disks of the bare machine, `PATH[,ro]`.
+    /// Disks of the bare machine, `PATH[,ro|,cow]`.
     #[serde(default)]
     pub disks: Vec<String>,
     /// Simulated disk: fixed time per request, µs.
@@ -112,6 +112,9 @@ pub struct MonitorSection {
     /// Rewrite privileged instructions into register-page loads and stores
     /// on their first trap (default true).
     pub patch: Option<bool>,
+    /// Share copy-on-write disks' pages between VMs through the global disk
+    /// cache (default true); false copies every read instead.
+    pub sharing: Option<bool>,
 }
 
 /// A size given as a number of bytes or a string with a suffix.
@@ -155,7 +158,7 @@ pub struct TimingSection {
     pub mem_occupancy_ns: Option<u32>,
 }
 
-/// Parses `PATH[,ro]` entries of a configuration file, paths relative to
+/// Parses `PATH[,ro|,cow]` entries of a configuration file, paths relative to
 /// the file's directory `base`.
 pub fn disks_relative_to(
     entries: &[String],

@@ -94,9 +94,11 @@ pub fn guest_images(spec: &GuestSpec) -> Result<Guest> {
             // Linux unpacks concatenated archives in order.
             initrd.extend_from_slice(&modules);
         }
+        // Copy-on-write: the guest writes its root file system freely,
+        // the image never changes, and VMs share its pages (§4.2.5).
         root_disk = Some(DiskConfig {
             path: disk.image,
-            read_only: true,
+            mode: machine::virtio::DiskMode::CopyOnWrite,
         });
     }
     if !spec.add.is_empty() {

@@ -100,7 +100,7 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
     let guest = guest_images(&spec(args))?;
     let mut config = machine_config(args, Vec::new(), None)?;
     let guest_mem = config.mem_bytes;
-    config.mem_bytes = guest_mem + monitor::alloc::MONITOR_RESERVED;
+    config.mem_bytes = guest_mem + monitor::memory::alloc::MONITOR_RESERVED;
     // The disks are the VM's, not the machine's.
     let disks = guest.disks(std::mem::take(&mut config.disks));
     let bootargs = guest.bootargs(args.append.as_deref());
@@ -123,6 +123,7 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
     let monitor_config = MonitorConfig {
         quantum: config.quantum,
         patch_privileged: !args.no_patch && config_file(args)?.monitor.patch.unwrap_or(true),
+        share_disk_pages: !args.no_sharing && config_file(args)?.monitor.sharing.unwrap_or(true),
         costs: monitor::cost::CostTable::default().scaled(args.cost_scale.unwrap_or(1.0)),
         ..MonitorConfig::default()
     };

@@ -14,6 +14,7 @@ pub fn init(events: &[TraceEvent]) {
             TraceEvent::Mmio => "mips::mmio",
             TraceEvent::Dev => "machine::dev",
             TraceEvent::Monitor => "monitor",
+            TraceEvent::Cow => "monitor::cow",
             TraceEvent::Insn => continue,
         };
         filter.push_str(&format!(",{target}=trace"));

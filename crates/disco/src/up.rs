@@ -18,7 +18,7 @@ use clap::Args;
 use machine::simctl::TimingMode;
 use machine::virtio::DiskTiming;
 use machine::{Machine, MachineConfig};
-use monitor::alloc::MONITOR_RESERVED;
+use monitor::memory::alloc::MONITOR_RESERVED;
 use monitor::report::describe;
 use monitor::vm::{VmConfig, VmState};
 use monitor::{Monitor, MonitorConfig};
@@ -67,6 +67,11 @@ pub struct UpArgs {
     /// monitor every time (pure trap-and-emulate; overrides the file).
     #[arg(long)]
     pub no_patch: bool,
+    /// Never map copy-on-write disks' pages from the global disk cache:
+    /// every read is copied into the reading VM's own memory (overrides
+    /// the file; to measure what sharing costs and saves).
+    #[arg(long)]
+    pub no_sharing: bool,
 }
 
 /// Runs `disco up` and returns the exit status: 0 when every VM exited
@@ -100,6 +105,7 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
     let monitor_config = MonitorConfig {
         quantum: config.quantum,
         patch_privileged: !args.no_patch && file.monitor.patch.unwrap_or(true),
+        share_disk_pages: !args.no_sharing && file.monitor.sharing.unwrap_or(true),
         ..MonitorConfig::default()
     };
     let mut monitor = Monitor::new(&mut machine, &vms, monitor_config)?;

@@ -5,7 +5,7 @@
 //! mode the memory references it makes to its own data structures (the
 //! vCPU, pmap and l2tlb entries it reads and writes) are simulated too,
 //! at addresses in the machine memory reserved for the monitor
-//! ([`crate::alloc::MONITOR_RESERVED`]).
+//! ([`crate::memory::alloc::MONITOR_RESERVED`]).
 //!
 //! The default costs are estimates for a statically scheduled 400 MHz
 //! MIPS core running a monitor like Disco's (hand-tuned trap paths of a few
@@ -22,6 +22,9 @@
 //! | device access | +100 | decode the faulting load/store and run the device model |
 //! | rewriting a privileged instruction | +100 | check the instruction words, write the rewrite, make the instruction cache see it ([`crate::patch`]) |
 //! | memory backing | +500 per 16 MiB chunk | allocate and map machine memory; reused memory is also zeroed at 8 bytes per cycle |
+//! | copy-on-write fault | +1500 | allocate a page, copy 4 KiB (512 doubleword loads and stores, mostly cache misses), update pmap and memmap |
+//! | TLB shootdown | +100 per entry dropped | find and invalidate a stale translation in a physical TLB (an inter-processor interrupt for another CPU's, amortised) |
+//! | disk-cache mapping | +150 per page | B-tree lookup (and insert), memmap and pmap update for a disk page mapped instead of copied |
 
 use serde::Serialize;
 
@@ -48,6 +51,12 @@ pub struct CostTable {
     pub back_chunk: u64,
     /// Zeroing reused memory: bytes per cycle.
     pub zero_bytes_per_cycle: u64,
+    /// A copy-on-write fault (allocate, copy, remap).
+    pub cow_fault: u64,
+    /// Dropping one stale translation from a physical TLB.
+    pub shootdown: u64,
+    /// Mapping a disk-cache page at a DMA destination.
+    pub map_page: u64,
 }
 
 impl Default for CostTable {
@@ -63,6 +72,9 @@ impl Default for CostTable {
             patch: 100,
             back_chunk: 500,
             zero_bytes_per_cycle: 8,
+            cow_fault: 1500,
+            shootdown: 100,
+            map_page: 150,
         }
     }
 }
@@ -84,6 +96,9 @@ impl CostTable {
             device: f(self.device),
             patch: f(self.patch),
             back_chunk: f(self.back_chunk),
+            cow_fault: f(self.cow_fault),
+            shootdown: f(self.shootdown),
+            map_page: f(self.map_page),
             zero_bytes_per_cycle: ((self.zero_bytes_per_cycle as f64 / factor).round() as u64)
                 .max(1),
         }

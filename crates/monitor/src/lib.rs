@@ -16,8 +16,14 @@
 //!   TLB ([`ptlb`]); a physical TLB miss is refilled from the l2tlb when the
 //!   guest's TLB has the entry and forwarded to the guest otherwise. The
 //!   guest kernel's unmapped segments are mapped by the monitor on *kernel
-//!   TLB faults* ([`ktlb`]). The memmap ([`memmap`]) records each machine
-//!   page's user.
+//!   TLB faults* ([`memory::ktlb`]). The memmap ([`memory::memmap`])
+//!   records each machine page's kind and users.
+//! * **Sharing** (§4.2.5): copy-on-write disks' pages come from a global
+//!   disk cache ([`memory::diskcache`]) mapped read-only into every VM that
+//!   reads them; a write to a shared page — a store, a kernel store through
+//!   the direct map, a DMA — gives the writer a private copy first
+//!   ([`memory::MachineMemory::make_private`]), and every stale
+//!   translation is shot down on every CPU ([`Monitor::shoot_down`]).
 //! * **Devices**: each VM has its own console, clock, exit device and
 //!   virtio disks at the addresses of the bare machine's; the monitor
 //!   emulates every register access ([`mmio`]) and translates every DMA
@@ -36,16 +42,12 @@
 //! A VM is stopped alone when it fails (its memory is reclaimed); the others
 //! keep running.
 
-pub mod alloc;
 pub mod cost;
 mod dma;
 pub mod ie_dead;
-pub mod ktlb;
-pub mod memmap;
 pub mod memory;
 pub mod mmio;
 pub mod patch;
-pub mod pmap;
 mod power;
 pub mod ptlb;
 pub mod regpage;
@@ -94,6 +96,9 @@ pub struct MonitorConfig {
     /// on their first trap ([`patch`], §4.3.3). Off: every privileged
     /// instruction traps every time.
     pub patch_privileged: bool,
+    /// Map whole pages read from copy-on-write disks from the global disk
+    /// cache, shared between VMs (§4.2.5). Off: every read is copied.
+    pub share_disk_pages: bool,
 }
 
 impl Default for MonitorConfig {
@@ -103,6 +108,7 @@ impl Default for MonitorConfig {
             quantum: 10_000,
             timeslice: 4_000_000,
             patch_privileged: true,
+            share_disk_pages: true,
         }
     }
 }
@@ -160,6 +166,7 @@ impl Monitor {
         let timing = &machine.devices.timing;
         let nodes = timing.nodes();
         let mut memory = MachineMemory::new(machine.mem.size(), nodes, |pa| timing.home_of(pa));
+        memory.share_disk_pages = config.share_disk_pages;
         let cpu_hz = machine.clock().hz() as u32;
         let mut booted = Vec::with_capacity(vms.len());
         for (i, config) in vms.iter().enumerate() {
@@ -224,9 +231,42 @@ impl Monitor {
         self.vms[vm].devices.uart.push_input(bytes);
     }
 
-    /// Machine chunks (16 MiB) not given to any VM.
+    /// Machine chunks (16 MiB) not given to any VM, whole.
     pub fn free_chunks(&self) -> usize {
         self.memory.alloc.free_chunks()
+    }
+
+    /// The monitor's machine memory (memmap, disk cache, statistics).
+    pub fn memory(&self) -> &MachineMemory {
+        &self.memory
+    }
+
+    /// Drops every translation of guest page `guest_page` of VM `vm` from
+    /// the physical TLBs of all CPUs (its machine page changed); the
+    /// l2tlbs hold guest-physical translations, which stay right. Returns
+    /// the entries dropped.
+    pub(crate) fn shoot_down(&mut self, m: &mut Machine, vm: usize, guest_page: u64) -> usize {
+        let dropped: usize = self
+            .pcpus
+            .iter_mut()
+            .zip(m.cpus.iter_mut())
+            .map(|(pc, cpu)| pc.tlb.shoot_down(cpu, vm, guest_page))
+            .sum();
+        tracing::trace!(target: "monitor::cow", vm, "shoot down guest page {guest_page:#x}: {dropped} TLB entries");
+        dropped
+    }
+
+    /// Serves VM `vi`'s virtio devices at `now_ns` and shoots down the
+    /// translations of the pages their DMA remapped. Returns the cycles of
+    /// monitor work that took beyond the device emulation: mapping and
+    /// copying pages, shootdowns.
+    pub(crate) fn service_vm_devices(&mut self, m: &mut Machine, vi: usize, now_ns: u64) -> u64 {
+        let remapped = self.vms[vi].service_devices(vi, &mut self.memory, &mut m.mem, now_ns);
+        let mut cycles = remapped.len() as u64 * self.costs.map_page;
+        for page in remapped {
+            cycles += self.shoot_down(m, vi, page) as u64 * self.costs.shootdown;
+        }
+        cycles
     }
 
     /// Stops VM `vi` for good with `state`: its vCPUs leave the physical
@@ -241,6 +281,10 @@ impl Monitor {
             self.unload(m, vi, ci);
             self.vms[vi].vcpus[ci].state = vcpu::VcpuState::Stopped;
         }
-        self.memory.release(&mut m.mem, &mut self.vms[vi].pmap);
+        let vm = &mut self.vms[vi];
+        if vm.final_footprint.is_none() {
+            vm.final_footprint = Some(vm::Footprint::of(&vm.pmap));
+        }
+        self.memory.release(vi, &mut self.vms[vi].pmap);
     }
 }

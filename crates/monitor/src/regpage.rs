@@ -24,7 +24,7 @@ use mips::memory::PhysMem;
 use mips::tlb::{TlbEntry, LO_G};
 use mips::Cpu;
 
-use crate::alloc::MONITOR_RESERVED;
+use crate::memory::alloc::MONITOR_RESERVED;
 
 /// Guest virtual address of the register page (`$zero` − 8192).
 pub const REGPAGE_VA: u64 = 0xffff_ffff_ffff_e000;
@@ -59,7 +59,7 @@ pub fn page_address(n: usize) -> Option<u64> {
 /// The TLB entry pair mapping the register page at machine address `page`:
 /// global, writable, cached; the odd page of the pair is left invalid.
 pub fn tlb_entry(page: u64) -> TlbEntry {
-    let lo0 = crate::pmap::PmapEntry::new(page >> 12).lo | LO_G;
+    let lo0 = crate::memory::pmap::PmapEntry::new(page >> 12).lo | LO_G;
     TlbEntry::from_registers(0, REGPAGE_VA & ENTRYHI_MASK & !0xff, lo0, LO_G)
 }
 
@@ -301,7 +301,7 @@ mod tests {
         assert!(e.global);
         assert!(e.matches(REGPAGE_VA + IE_OFFSET, 0x17));
         assert_eq!(e.lo[0] >> 6, page_address(2).unwrap() >> 12);
-        assert_eq!(e.lo[1] & crate::pmap::LO_V, 0);
+        assert_eq!(e.lo[1] & crate::memory::pmap::LO_V, 0);
     }
 
     #[test]

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use crate::cost::{CostTable, VcpuStats};
-use crate::vm::VmState;
+use crate::memory::SharingStats;
+use crate::vm::{Footprint, VmState};
 use crate::Monitor;
 
 /// One VM's figures.
@@ -21,6 +22,25 @@ pub struct VmReport {
     /// tracking is on ([`Monitor::set_service_tracking`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub services: Option<Vec<crate::services::VmServiceReport>>,
+    /// What memory sharing did for it.
+    pub sharing: SharingStats,
+    /// Its memory footprint now, or when it ended.
+    pub footprint: Footprint,
+}
+
+/// Machine memory as the monitor uses it.
+#[derive(Clone, Debug, Serialize)]
+pub struct MemorySummary {
+    /// Machine pages used by one VM each.
+    pub private_pages: u64,
+    /// Shared machine pages (each counted once).
+    pub shared_pages: u64,
+    /// Mappings of shared pages into VMs (the guest pages they back).
+    pub shared_mappings: u64,
+    /// Pages in the global disk cache (mapped or kept for later reads).
+    pub disk_cache_pages: u64,
+    /// Free machine memory, bytes.
+    pub free_bytes: u64,
 }
 
 /// The monitor's figures.
@@ -32,6 +52,8 @@ pub struct MonitorReport {
     pub vms: Vec<VmReport>,
     /// Per physical CPU: cycles with no vCPU to run.
     pub pcpu_idle_cycles: Vec<u64>,
+    /// Machine memory.
+    pub memory: MemorySummary,
 }
 
 impl Monitor {
@@ -40,7 +62,8 @@ impl Monitor {
         let vms = self
             .vms
             .iter()
-            .map(|vm| {
+            .enumerate()
+            .map(|(i, vm)| {
                 let vcpus: Vec<VcpuStats> = vm.vcpus.iter().map(|v| v.stats.clone()).collect();
                 let mut total = VcpuStats::default();
                 vcpus.iter().for_each(|s| total.add(s));
@@ -50,13 +73,30 @@ impl Monitor {
                     total,
                     vcpus,
                     services: crate::services::collect(&vm.vcpus),
+                    sharing: self.memory.sharing.get(i).copied().unwrap_or_default(),
+                    footprint: vm
+                        .final_footprint
+                        .unwrap_or_else(|| Footprint::of(&vm.pmap)),
                 }
             })
             .collect();
+        let mm = &self.memory;
+        let memory = MemorySummary {
+            private_pages: mm.memmap.private_pages() as u64,
+            shared_pages: mm.memmap.shared_pages().count() as u64,
+            shared_mappings: mm
+                .memmap
+                .shared_pages()
+                .map(|(_, s)| s.users.len() as u64)
+                .sum(),
+            disk_cache_pages: mm.disk_cache.pages() as u64,
+            free_bytes: mm.free_bytes(),
+        };
         MonitorReport {
             costs: self.costs.clone(),
             vms,
             pcpu_idle_cycles: self.pcpus.iter().map(|p| p.idle_cycles).collect(),
+            memory,
         }
     }
 }
@@ -204,6 +244,37 @@ impl MonitorReport {
                 s.patches
             );
         }
+        let _ = writeln!(
+            t,
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "sharing", "backed", "shared", "cachehit", "cachefill", "cowfault", "cowfresh"
+        );
+        for vm in &self.vms {
+            let s = &vm.sharing;
+            let _ = writeln!(
+                t,
+                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                vm.name,
+                vm.footprint.pages_backed,
+                vm.footprint.pages_shared,
+                s.cache_hits,
+                s.cache_fills,
+                s.cow_faults,
+                s.cow_replaced
+            );
+        }
+        let m = &self.memory;
+        let mib = |pages: u64| pages as f64 * 4096.0 / (1 << 20) as f64;
+        let _ = writeln!(
+            t,
+            "machine memory: {:.1} MiB private, {:.1} MiB shared ({} pages mapped {} times), {:.1} MiB in the disk cache, {:.1} MiB free",
+            mib(m.private_pages),
+            mib(m.shared_pages),
+            m.shared_pages,
+            m.shared_mappings,
+            mib(m.disk_cache_pages),
+            m.free_bytes as f64 / (1 << 20) as f64
+        );
         for vm in &self.vms {
             let _ = writeln!(t, "{}: {}", vm.name, vm.state);
         }

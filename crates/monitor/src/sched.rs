@@ -72,13 +72,16 @@ impl Monitor {
         while self.now < end && !self.all_ended() {
             let now = self.now;
             crate::subnet::switch_frames(&mut self.vms);
-            for (i, vm) in self.vms.iter_mut().enumerate() {
+            for i in 0..self.vms.len() {
+                let vm = &mut self.vms[i];
                 if vm.state.ended() {
                     continue;
                 }
                 vm.devices.advance_to(clock.ns(now));
                 if vm.devices.virtio_due(clock.ns(now)) {
-                    vm.service_devices(i, &mut self.memory, &mut m.mem, clock.ns(now));
+                    // Completions only: requests are taken (and their pages
+                    // mapped, charged) in the notifying vCPU's trap.
+                    let _ = self.service_vm_devices(m, i, clock.ns(now));
                 }
             }
             self.wake_waiters(now);

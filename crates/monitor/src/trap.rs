@@ -13,14 +13,14 @@ use machine::simctl::TimingMode;
 use machine::Machine;
 use mips::{Access, Cpu, Emulated, ExcCode, Exception, Instr, Trap};
 
-use crate::alloc::{CHUNK_SHIFT, MONITOR_RESERVED};
 use crate::cost::Work;
-use crate::ktlb;
+use crate::memory::alloc::{CHUNK_SHIFT, MONITOR_RESERVED};
+use crate::memory::ktlb;
 use crate::mmio;
 use crate::patch;
 use crate::regpage;
 use crate::sched::sync_physical;
-use crate::vcpu::{machine_entry, Vcpu, VcpuState};
+use crate::vcpu::{backed_run, machine_entry, Vcpu, VcpuState};
 use crate::vm::VmState;
 use crate::Monitor;
 
@@ -303,7 +303,7 @@ impl Monitor {
                     let va = entry.virtual_range().0;
                     let (phys, pages) = {
                         let pmap = &vm.pmap;
-                        machine_entry(&entry, va, |gpa| crate::vcpu::backed_frame(pmap, gpa))
+                        machine_entry(&entry, va, |gpa, n| backed_run(pmap, gpa, n))
                     };
                     if pages.iter().any(|&g| g != u64::MAX) {
                         self.pcpus[p].tlb.insert_guest(cpu, phys, vi, index, pages);
@@ -377,8 +377,35 @@ impl Monitor {
         let Some(rewrite) = patch::rewrite(ins, t.in_delay_slot, &following) else {
             return false;
         };
+        // The monitor never writes a shared page either: the VM gets its
+        // own copy of the page first.
+        let mut pa = tr.pa;
+        let user = self
+            .memory
+            .memmap
+            .shared(pa >> 12)
+            .and_then(|s| s.users.iter().find(|u| u.vm == vi).copied());
+        if let Some(user) = user {
+            let node = m.devices.timing.node_of_cpu(p as u32);
+            if self
+                .copy_on_write(
+                    m,
+                    vi,
+                    user.guest_page,
+                    node,
+                    "monitor rewriting an instruction",
+                )
+                .is_err()
+            {
+                return false;
+            }
+            let Some(e) = self.vms[vi].pmap.entry(user.guest_page) else {
+                return false;
+            };
+            pa = (e.machine_page << 12) | (pa & 0xfff);
+        }
         for (k, &w) in rewrite.words.iter().enumerate() {
-            if m.mem.write_u32(tr.pa + 4 * k as u64, w).is_err() {
+            if m.mem.write_u32(pa + 4 * k as u64, w).is_err() {
                 return false;
             }
         }
@@ -436,10 +463,25 @@ impl Monitor {
         if self
             .memory
             .back(&mut m.mem, &mut vm.pmap, vi, chunk, node)
-            .is_none()
+            .is_err()
         {
             return Outcome::Fail("machine memory is exhausted".into());
         }
+        // A store the guest's entry allows, to a page the VM shares: a
+        // copy-on-write fault.
+        let mut extra = 0;
+        if access == Access::Store {
+            let writer = if in_kernel {
+                "kernel store"
+            } else {
+                "user store"
+            };
+            match self.copy_on_write(m, vi, gpa >> 12, node, writer) {
+                Ok(cycles) => extra = cycles,
+                Err(why) => return Outcome::Fail(why),
+            }
+        }
+        let vm = &mut self.vms[vi];
         let v = &mut vm.vcpus[ci];
         let Some((index, guest)) = v.l2tlb.find(va, v.shadow.cp0.asid()) else {
             // The guest's TLB translated it, so the l2tlb mirrors it.
@@ -447,14 +489,42 @@ impl Monitor {
         };
         let (phys, pages) = {
             let pmap = &vm.pmap;
-            machine_entry(&guest, va, |g| crate::vcpu::backed_frame(pmap, g))
+            machine_entry(&guest, va, |g, n| backed_run(pmap, g, n))
         };
         self.pcpus[p]
             .tlb
             .insert_guest(&mut m.cpus[p], phys, vi, index, pages);
         let v = &mut self.vms[vi].vcpus[ci];
+        if extra > 0 {
+            return Outcome::Resume(Work::Services, extra);
+        }
         v.stats.l2tlb_hits += 1;
         Outcome::Resume(Work::L2tlbRefill, costs.l2tlb_refill)
+    }
+
+    /// Gives VM `vi` a private copy of guest page `guest_page` if it is
+    /// shared, and shoots down the old translations: a copy-on-write fault.
+    /// Returns the cycles it cost (0 when the page was private).
+    pub(crate) fn copy_on_write(
+        &mut self,
+        m: &mut Machine,
+        vi: usize,
+        guest_page: u64,
+        node: u32,
+        writer: &str,
+    ) -> Result<u64, String> {
+        let vm = &mut self.vms[vi];
+        match self
+            .memory
+            .make_private(&mut m.mem, &mut vm.pmap, vi, guest_page, node, true, writer)
+        {
+            Ok(None) => Ok(0),
+            Ok(Some(_)) => {
+                let dropped = self.shoot_down(m, vi, guest_page) as u64;
+                Ok(self.costs.cow_fault + dropped * self.costs.shootdown)
+            }
+            Err(_) => Err("machine memory is exhausted".into()),
+        }
     }
 
     /// A TLB miss in an unmapped kernel segment: map RAM, emulate devices.
@@ -477,26 +547,43 @@ impl Monitor {
             return self.device_access(m, p, vi, ci, t, gpa, access, now_ns);
         }
         let chunk = gpa >> CHUNK_SHIFT;
-        let before = self.memory.alloc.free_chunks();
-        if self
-            .memory
-            .back(&mut m.mem, &mut vm.pmap, vi, chunk, node)
-            .is_none()
-        {
-            return Outcome::Fail("machine memory is exhausted".into());
-        }
         let mut extra = self.costs.kernel_tlb_fault;
-        let work = if self.memory.alloc.free_chunks() < before {
-            extra += self.costs.back_chunk;
-            Work::Services
-        } else {
-            Work::KernelTlbFault
+        let mut work = Work::KernelTlbFault;
+        match self.memory.back(&mut m.mem, &mut vm.pmap, vi, chunk, node) {
+            Err(_) => return Outcome::Fail("machine memory is exhausted".into()),
+            Ok(Some(_)) => {
+                extra += self.costs.back_chunk;
+                work = Work::Services;
+            }
+            Ok(None) => {}
+        }
+        if access == Access::Store {
+            // The kernel writes a shared page through its direct map.
+            match self.copy_on_write(m, vi, gpa >> 12, node, "kernel store, direct map") {
+                Ok(0) => {}
+                Ok(cycles) => {
+                    extra += cycles;
+                    work = Work::Services;
+                }
+                Err(why) => return Outcome::Fail(why),
+            }
+        }
+        let vm = &mut self.vms[vi];
+        let Some(pair) = ktlb::kernel_pair(va, gpa, &vm.pmap) else {
+            return Outcome::Fail(format!(
+                "guest-physical {gpa:#x} is not backed after backing it"
+            ));
         };
-        let entry = ktlb::kernel_pair(va, gpa, &vm.pmap);
-        let first_chunk = (gpa & !(ktlb::PAIR_BYTES - 1)) >> CHUNK_SHIFT;
-        self.pcpus[p]
-            .tlb
-            .insert_kernel(&mut m.cpus[p], entry, vi, ktlb::pair_key(va), first_chunk);
+        // Once pages are shared, regions split into smaller pairs: the
+        // kernel part of the TLB grows.
+        let slots = if self.memory.memmap.shared_pages().next().is_some() {
+            crate::ptlb::KERNEL_SLOTS_SPLIT
+        } else {
+            crate::ptlb::KERNEL_SLOTS
+        };
+        let tlb = &mut self.pcpus[p].tlb;
+        tlb.set_kernel_slots(&mut m.cpus[p], slots);
+        tlb.insert_kernel(&mut m.cpus[p], &pair, vi);
         vm.vcpus[ci].stats.kernel_tlb_faults += 1;
         Outcome::Resume(work, extra)
     }
@@ -535,16 +622,17 @@ impl Monitor {
         }
         v.shadow.pc = next_pc(t);
         v.stats.device_accesses += 1;
+        let mut extra = 0;
         if vm.devices.virtio_due(now_ns) {
-            vm.service_devices(vi, &mut self.memory, &mut m.mem, now_ns);
+            extra = self.service_vm_devices(m, vi, now_ns);
         }
-        if vm.devices.smp.is_some() {
+        if self.vms[vi].devices.smp.is_some() {
             self.apply_cps_events(m, p, vi);
             // An IPI (a GIC write) wakes a waiting vCPU now, not at the
             // next scheduling point.
             self.wake_vm_waiters(vi, m.cpus[p].cycles());
         }
-        Outcome::Resume(Work::Services, self.costs.device)
+        Outcome::Resume(Work::Services, self.costs.device + extra)
     }
 
     /// Simulated cycles of the memory references the monitor made for trap

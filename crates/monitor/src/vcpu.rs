@@ -4,9 +4,9 @@ use mips::cp0::{ENTRYHI_MASK, TLB_ENTRIES};
 use mips::tlb::{TlbEntry, LO_G};
 use mips::Cpu;
 
-use crate::alloc::CHUNK_BYTES;
 use crate::cost::VcpuStats;
-use crate::pmap::{Pmap, LO_D, LO_V};
+use crate::memory::alloc::CHUNK_BYTES;
+use crate::memory::pmap::{Pmap, LO_D, LO_V};
 
 /// A vCPU's scheduling state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,21 +156,44 @@ impl L2Tlb {
 
 /// A physical TLB entry for the page pair around `va` made from guest entry
 /// `guest`: the same virtual pages and protection, machine frames from
-/// `frame_of` (guest-physical address → machine address of RAM, `None` for
-/// anything else, which is left invalid so that accesses trap). Pages larger
-/// than 16 MiB are mapped 16 MiB at a time. Returns the entry and the guest
-/// pages of its halves (`u64::MAX` when invalid).
+/// `run_of(gpa, bytes)` (the machine address of the `bytes` of guest RAM
+/// at `gpa` and whether they are writable, when one TLB page can map them
+/// — see [`Pmap::run`]; `None` for anything else). A half `run_of` refuses
+/// is left invalid so that accesses trap; a page the VM may not write
+/// (shared) loses the dirty bit, so stores trap too. Pages larger than
+/// 16 MiB are mapped 16 MiB at a time, and smaller when the guest pages
+/// behind the half around `va` are not one machine run. Returns the entry
+/// and the guest pages of its halves (`u64::MAX` when invalid).
 pub fn machine_entry(
     guest: &TlbEntry,
     va: u64,
-    mut frame_of: impl FnMut(u64) -> Option<u64>,
+    mut run_of: impl FnMut(u64, u64) -> Option<(u64, bool)>,
 ) -> (TlbEntry, [u64; 2]) {
     let gsize = guest.page_size();
-    let psize = gsize.min(CHUNK_BYTES);
+    let mut psize = gsize.min(CHUNK_BYTES);
+    loop {
+        let (entry, pages, complete) = entry_of_size(guest, va, psize, &mut run_of);
+        if complete || psize == 4096 {
+            return (entry, pages);
+        }
+        psize /= 4;
+    }
+}
+
+/// [`machine_entry`] with physical pages of `psize` bytes; also whether
+/// the half around `va` is mapped as the guest maps it.
+fn entry_of_size(
+    guest: &TlbEntry,
+    va: u64,
+    psize: u64,
+    run_of: &mut impl FnMut(u64, u64) -> Option<(u64, bool)>,
+) -> (TlbEntry, [u64; 2], bool) {
+    let gsize = guest.page_size();
     let base = va & !(2 * psize - 1);
     let g = if guest.global { LO_G } else { 0 };
     let mut lo = [g; 2];
     let mut pages = [u64::MAX; 2];
+    let mut complete = true;
     for (h, slot) in lo.iter_mut().enumerate() {
         let hva = base + h as u64 * psize;
         let glo = guest.lo[usize::from(hva & gsize != 0)];
@@ -178,19 +201,36 @@ pub fn machine_entry(
             continue;
         }
         let gpa = (((glo >> 6) << 12) & !(gsize - 1)) | (hva & (gsize - 1) & !(psize - 1));
-        if let Some(ma) = frame_of(gpa) {
-            *slot = ((ma >> 12) << 6) | (glo & (0x7 << 3)) | (glo & (LO_D | LO_V)) | g;
-            pages[h] = gpa >> 12;
+        match run_of(gpa, psize) {
+            Some((ma, writable)) => {
+                let d = if writable { glo & LO_D } else { 0 };
+                *slot = ((ma >> 12) << 6) | (glo & (0x7 << 3)) | d | LO_V | g;
+                pages[h] = gpa >> 12;
+            }
+            // Within RAM but not one run: try smaller pages (only the half
+            // around `va` matters).
+            None if psize > 4096 && (va & psize != 0) == (h == 1) => complete = false,
+            None => {}
         }
     }
     let pagemask = (psize - 4096) << 1;
     let hi = (base & ENTRYHI_MASK & !0xff) | (guest.entryhi & 0xff);
-    (TlbEntry::from_registers(pagemask, hi, lo[0], lo[1]), pages)
+    (
+        TlbEntry::from_registers(pagemask, hi, lo[0], lo[1]),
+        pages,
+        complete,
+    )
 }
 
-/// Machine address of guest-physical `gpa` in `pmap`, if it is backed RAM.
-pub fn backed_frame(pmap: &Pmap, gpa: u64) -> Option<u64> {
-    pmap.entry(gpa >> 12).map(|e| e.machine_page << 12)
+/// Where the `bytes` of guest RAM at `gpa` are in `pmap`: the machine
+/// address and whether the VM may write them, when one TLB page can map
+/// them (see [`Pmap::run`]).
+pub fn backed_run(pmap: &Pmap, gpa: u64, bytes: u64) -> Option<(u64, bool)> {
+    if !pmap.contains(gpa) {
+        return None;
+    }
+    pmap.run(gpa >> 12, bytes >> 12)
+        .map(|(m, writable)| (m << 12, writable))
 }
 
 #[cfg(test)]
@@ -207,8 +247,8 @@ mod tests {
         // the odd page to a device frame.
         let guest =
             TlbEntry::from_registers(0, 0x40_0000 | 9, lo(0x100, LO_V), lo(0xf0000, LO_V | LO_D));
-        let (e, pages) = machine_entry(&guest, 0x40_0123, |gpa| {
-            (gpa < 0x1000_0000).then_some(gpa + 0x2000_0000)
+        let (e, pages) = machine_entry(&guest, 0x40_0123, |gpa, _| {
+            (gpa < 0x1000_0000).then_some((gpa + 0x2000_0000, true))
         });
         assert_eq!(pages, [0x100, u64::MAX]);
         assert_eq!(e.lo[0] >> 6, 0x20100);
@@ -223,10 +263,38 @@ mod tests {
         // A 64 MiB guest page pair at va 0 → guest 256 MiB.
         let mask = ((64u64 << 20) - 4096) << 1;
         let guest = TlbEntry::from_registers(mask, 0, lo(0x10000, LO_V | LO_D), lo(0x14000, LO_V));
-        let (e, pages) = machine_entry(&guest, 0x0130_0000, Some);
+        let (e, pages) = machine_entry(&guest, 0x0130_0000, |gpa, _| Some((gpa, true)));
         assert_eq!(e.page_size(), 16 << 20);
         assert_eq!(e.virtual_range(), (0x0000_0000, 0x0200_0000));
         assert_eq!(pages, [0x10000, 0x11000]);
+    }
+
+    #[test]
+    fn shared_pages_lose_the_dirty_bit_and_split_huge_pages() {
+        use crate::memory::pmap::PmapEntry;
+        let mut pmap = Pmap::new(64 << 20);
+        pmap.back_chunk(1, 5);
+        pmap.remap(0x1000 + 0x13, PmapEntry::read_only(77));
+        // A 1 MiB guest page pair over guest 16 MiB, writable.
+        let mask = ((1u64 << 20) - 4096) << 1;
+        let guest =
+            TlbEntry::from_registers(mask, 0, lo(0x1000, LO_V | LO_D), lo(0x1100, LO_V | LO_D));
+        // Around the shared page: down to a 4 KiB pair, the page read-only.
+        let (e, pages) = machine_entry(&guest, 0x13_000, |g, b| backed_run(&pmap, g, b));
+        assert_eq!(e.page_size(), 4096);
+        assert_eq!(pages, [0x1012, 0x1013]);
+        assert_eq!(e.lo[1] >> 6, 77);
+        assert_eq!(e.lo[1] & (LO_V | LO_D), LO_V);
+        assert_eq!(e.lo[0] & (LO_V | LO_D), LO_V | LO_D);
+        // The other 1 MiB half is still one run.
+        let (e, pages) = machine_entry(&guest, 0x10_0000, |g, b| backed_run(&pmap, g, b));
+        assert_eq!(e.page_size(), 1 << 20);
+        assert_eq!(
+            pages,
+            [u64::MAX, 0x1100],
+            "the half with the shared page is left out"
+        );
+        assert_eq!(e.lo[1] >> 6, 5 * 4096 + 0x100);
     }
 
     #[test]

@@ -19,10 +19,10 @@ use mips::PhysMem;
 
 use crate::dma::GuestMemory;
 
-use crate::alloc::CHUNK_BYTES;
+use crate::memory::alloc::CHUNK_BYTES;
+use crate::memory::pmap::Pmap;
 use crate::memory::MachineMemory;
 use crate::mmio::{self, Access};
-use crate::pmap::Pmap;
 use crate::vcpu::{Vcpu, VcpuState};
 use crate::MonitorError;
 
@@ -302,6 +302,29 @@ pub struct Vm {
     pub layout: BootLayout,
     /// The node its memory comes from.
     pub node: u32,
+    /// Its memory footprint when it ended (its memory is then released).
+    pub final_footprint: Option<Footprint>,
+}
+
+/// A VM's memory footprint: guest pages backed by machine memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Footprint {
+    /// Guest pages backed (its virtual footprint).
+    pub pages_backed: u64,
+    /// Of those, pages mapped from a shared machine page.
+    pub pages_shared: u64,
+}
+
+impl Footprint {
+    /// The footprint of the pages `pmap` backs.
+    pub fn of(pmap: &Pmap) -> Self {
+        let mut f = Footprint::default();
+        for (_, e) in pmap.entries() {
+            f.pages_backed += 1;
+            f.pages_shared += u64::from(!e.writable());
+        }
+        f
+    }
 }
 
 impl Vm {
@@ -329,14 +352,7 @@ impl Vm {
         board.net = config.net;
         let devices = VmDevices::new(config, index).map_err(bad)?;
         let mut pmap = Pmap::new(config.mem_bytes);
-        let mut target = GuestMemory {
-            vm: index,
-            pmap: &mut pmap,
-            memory,
-            mem,
-            node,
-            out_of_memory: false,
-        };
+        let mut target = GuestMemory::new(index, &mut pmap, memory, mem, node);
         let loaded = boot::load(
             &mut target,
             &config.kernel,
@@ -344,13 +360,13 @@ impl Vm {
             machine::board_description(&board),
         );
         if target.out_of_memory {
-            memory.release(mem, &mut pmap);
+            memory.release(index, &mut pmap);
             return Err(MonitorError::OutOfMemory(config.name.clone()));
         }
         let layout = match loaded {
             Ok(layout) => layout,
             Err(e) => {
-                memory.release(mem, &mut pmap);
+                memory.release(index, &mut pmap);
                 return Err(bad(format!("cannot load the kernel: {}", error_chain(&e))));
             }
         };
@@ -370,28 +386,26 @@ impl Vm {
             state: VmState::Running,
             layout,
             node,
+            final_footprint: None,
         })
     }
 
     /// Serves the VM's virtio devices at `now_ns`, their DMA translated
     /// through the pmap (chunks the devices write are backed on the VM's
-    /// node).
+    /// node). Returns the guest pages whose machine page changed: the
+    /// caller shoots down their translations
+    /// ([`crate::Monitor::shoot_down`]).
+    #[must_use]
     pub(crate) fn service_devices(
         &mut self,
         vm: usize,
         memory: &mut MachineMemory,
         mem: &mut PhysMem,
         now_ns: u64,
-    ) {
-        let mut guest = GuestMemory {
-            vm,
-            pmap: &mut self.pmap,
-            memory,
-            mem,
-            node: self.node,
-            out_of_memory: false,
-        };
+    ) -> Vec<u64> {
+        let mut guest = GuestMemory::new(vm, &mut self.pmap, memory, mem, self.node);
         self.devices.service_virtio(&mut guest, now_ns);
+        guest.remapped
     }
 
     /// Records what the exit device asked for, if anything; true if the VM

@@ -71,7 +71,10 @@ fn rewritten_privileged_instructions_keep_their_meaning_and_stop_trapping() {
     let run = |on: bool| {
         let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&code, &[]))], patching(on));
         // The kernel is loaded at guest-physical 1 MiB, in guest chunk 0.
-        let chunk = mon.vms[0].pmap.chunk(0).expect("kernel chunk backed");
+        let chunk = mon.vms[0]
+            .pmap
+            .contiguous_chunk(0)
+            .expect("kernel chunk backed");
         let ei_at = (u64::from(chunk) << 24) + 0x10_0000 + 4 * first_ei;
         assert!(mon.run_for(&mut m, 2_000_000));
         let ei_word = m.mem.read_u32(ei_at).unwrap();
@@ -127,7 +130,10 @@ fn a_status_read_whose_ie_bit_is_discarded_becomes_a_load_and_reads_the_same() {
     c.extend(exit_with(T0));
     let run = |on: bool| {
         let (mut m, mut mon) = start_with(1, &[vm("a", kernel(&c, &[]))], patching(on));
-        let chunk = mon.vms[0].pmap.chunk(0).expect("kernel chunk backed");
+        let chunk = mon.vms[0]
+            .pmap
+            .contiguous_chunk(0)
+            .expect("kernel chunk backed");
         let at = (u64::from(chunk) << 24) + 0x10_0000 + 4 * site_a as u64;
         assert!(mon.run_for(&mut m, 2_000_000));
         let word = m.mem.read_u32(at).unwrap();
@@ -402,7 +408,11 @@ fn vcpus_timeshare_a_cpu_and_the_tlb_is_flushed_on_each_switch() {
         .position(|vm| vm.vcpus[0].loaded_on == Some(0))
         .unwrap();
     let other = &mon.vms[1 - running];
-    let base = other.pmap.chunk(0).map(|c| u64::from(c) << 24).unwrap();
+    let base = other
+        .pmap
+        .contiguous_chunk(0)
+        .map(|c| u64::from(c) << 24)
+        .unwrap();
     for e in m.cpus[0].tlb().entries() {
         for lo in e.lo {
             if lo & 2 != 0 {
@@ -531,7 +541,7 @@ fn scratch_disk(name: &str) -> std::path::PathBuf {
 fn with_disk(mut config: VmConfig, path: &std::path::Path) -> VmConfig {
     config.disks = vec![machine::virtio::DiskConfig {
         path: path.to_path_buf(),
-        read_only: false,
+        mode: machine::virtio::DiskMode::ReadWrite,
     }];
     config
 }

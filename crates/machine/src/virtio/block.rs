@@ -7,6 +7,14 @@
 //! completion is posted); the completion — used-ring entry and interrupt —
 //! is posted at the simulated time the disk finishes.
 //!
+//! A disk is persistent (read-write), read-only, or copy-on-write
+//! ([`DiskMode`]). A copy-on-write disk opens its file read-only and keeps
+//! the guest's writes in an [`Overlay`] dropped with the device. Its whole,
+//! page-aligned page reads are offered to the memory first
+//! ([`DmaMemory::map_disk_page`]): the monitor maps a page of its global
+//! disk cache there instead of copying, and no disk time passes for a page
+//! it already had.
+//!
 //! A data buffer outside the guest's memory, a sector range past the end of
 //! the disk, or a write to a read-only disk completes the request with
 //! `VIRTIO_BLK_S_IOERR`: the guest sees an I/O error, the disk file is not
@@ -19,8 +27,9 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use super::cow::Overlay;
 use super::queue::Chain;
-use super::DmaMemory;
+use super::{DiskPage, DmaMemory, MappedPage};
 
 /// Bytes per sector (the unit of virtio block addresses).
 pub const SECTOR: u64 = 512;
@@ -28,8 +37,14 @@ pub const SECTOR: u64 = 512;
 pub const MAX_REQUEST_BYTES: u64 = 16 << 20;
 /// Segments per request the device advertises (`seg_max`).
 pub const SEG_MAX: u32 = 128;
+/// Largest segment the device advertises (`size_max`): one page, so that
+/// Linux gives every page of a request its own descriptor and whole pages
+/// can be mapped rather than copied.
+pub const SIZE_MAX: u32 = 4096;
 /// Bytes moved per host I/O while serving a request.
 const PIECE: usize = 64 << 10;
+/// Bytes in a page of guest memory.
+const PAGE: u64 = 4096;
 
 const T_IN: u32 = 0;
 const T_OUT: u32 = 1;
@@ -39,6 +54,8 @@ const S_OK: u8 = 0;
 const S_IOERR: u8 = 1;
 const S_UNSUPP: u8 = 2;
 
+/// Feature bit: `size_max` is valid.
+pub const F_SIZE_MAX: u64 = 1 << 1;
 /// Feature bit: `seg_max` is valid.
 pub const F_SEG_MAX: u64 = 1 << 2;
 /// Feature bit: the disk is read-only.
@@ -48,13 +65,55 @@ pub const F_BLK_SIZE: u64 = 1 << 6;
 /// Feature bit: the device takes flush requests.
 pub const F_FLUSH: u64 = 1 << 9;
 
+/// How a disk's guest may use its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiskMode {
+    /// Persistent: the guest's writes go to the file (one guest at a time).
+    #[default]
+    ReadWrite,
+    /// The guest may not write it.
+    ReadOnly,
+    /// Copy-on-write: the file is never modified; the guest's writes are
+    /// kept apart and dropped when the device goes (§4.2.5's
+    /// non-persistent disks). Several guests may share the file.
+    CopyOnWrite,
+}
+
+impl DiskMode {
+    /// The file is only ever read (read-only or copy-on-write).
+    pub fn file_read_only(self) -> bool {
+        self != DiskMode::ReadWrite
+    }
+
+    /// The option name used in configurations (`rw`, `ro`, `cow`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskMode::ReadWrite => "rw",
+            DiskMode::ReadOnly => "ro",
+            DiskMode::CopyOnWrite => "cow",
+        }
+    }
+}
+
 /// A disk of a machine or VM: a host file holding the whole disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskConfig {
     /// The disk image (raw, a whole number of 512-byte sectors).
     pub path: PathBuf,
-    /// The guest may not write it.
-    pub read_only: bool,
+    /// How the guest may use it.
+    pub mode: DiskMode,
+}
+
+/// What identifies a disk image file on the host (device, inode, size):
+/// two copy-on-write disks on the same file share cached pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskIdentity {
+    /// The host file system's device number.
+    pub device: u64,
+    /// The file's inode number.
+    pub inode: u64,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
 /// How long the simulated disk takes.
@@ -152,6 +211,11 @@ pub struct DiskStats {
     pub errors: u64,
     /// Of those, requests with a buffer outside guest memory.
     pub dma_errors: u64,
+    /// Pages of reads the memory served by mapping a cached page
+    /// (copy-on-write disks in a VM).
+    pub pages_mapped: u64,
+    /// Of those, pages the cache already had (no disk time).
+    pub pages_cached: u64,
 }
 
 /// A virtio block device on a host file.
@@ -160,7 +224,9 @@ pub struct BlockDevice {
     file: File,
     path: PathBuf,
     sectors: u64,
-    read_only: bool,
+    mode: DiskMode,
+    identity: DiskIdentity,
+    overlay: Option<Overlay>,
     id: String,
     timing: DiskTiming,
     busy_until_ns: u64,
@@ -179,15 +245,15 @@ pub struct Served {
 }
 
 impl BlockDevice {
-    /// Opens the disk image at `path` (read-only if `read_only`).
-    pub fn open(path: &Path, read_only: bool, timing: DiskTiming) -> Result<Self, DiskError> {
+    /// Opens the disk image at `path` for use in `mode`.
+    pub fn open(path: &Path, mode: DiskMode, timing: DiskTiming) -> Result<Self, DiskError> {
         let io = |reason| DiskError::Io {
             path: path.to_path_buf(),
             reason,
         };
         let file = std::fs::OpenOptions::new()
             .read(true)
-            .write(!read_only)
+            .write(!mode.file_read_only())
             .open(path)
             .map_err(io)?;
         let meta = file.metadata().map_err(io)?;
@@ -212,11 +278,19 @@ impl BlockDevice {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        use std::os::unix::fs::MetadataExt;
+        let identity = DiskIdentity {
+            device: meta.dev(),
+            inode: meta.ino(),
+            size,
+        };
         Ok(BlockDevice {
             file,
             path: path.to_path_buf(),
             sectors: size / SECTOR,
-            read_only,
+            mode,
+            identity,
+            overlay: (mode == DiskMode::CopyOnWrite).then(Overlay::default),
             id,
             timing,
             busy_until_ns: 0,
@@ -234,15 +308,30 @@ impl BlockDevice {
         self.sectors
     }
 
-    /// Read-only disk.
+    /// Read-only disk (the guest may not write it).
     pub fn read_only(&self) -> bool {
-        self.read_only
+        self.mode == DiskMode::ReadOnly
+    }
+
+    /// How the guest may use the disk.
+    pub fn mode(&self) -> DiskMode {
+        self.mode
+    }
+
+    /// The file's identity on the host.
+    pub fn identity(&self) -> &DiskIdentity {
+        &self.identity
+    }
+
+    /// A copy-on-write disk's written sectors.
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.overlay.as_ref()
     }
 
     /// Device feature bits (besides the transport's).
     pub fn features(&self) -> u64 {
-        let ro = if self.read_only { F_RO } else { 0 };
-        F_SEG_MAX | F_BLK_SIZE | F_FLUSH | ro
+        let ro = if self.read_only() { F_RO } else { 0 };
+        F_SIZE_MAX | F_SEG_MAX | F_BLK_SIZE | F_FLUSH | ro
     }
 
     /// The configuration space: capacity, size_max, seg_max, geometry,
@@ -250,6 +339,7 @@ impl BlockDevice {
     pub fn config(&self) -> [u8; 24] {
         let mut c = [0u8; 24];
         c[0..8].copy_from_slice(&self.sectors.to_le_bytes());
+        c[8..12].copy_from_slice(&SIZE_MAX.to_le_bytes());
         c[12..16].copy_from_slice(&SEG_MAX.to_le_bytes());
         c[20..24].copy_from_slice(&(SECTOR as u32).to_le_bytes());
         c
@@ -287,7 +377,7 @@ impl BlockDevice {
             T_OUT => self.write_request(mem, chain, sector, chain.readable_len() - 16),
             T_FLUSH => {
                 self.stats.flushes += 1;
-                let status = if self.read_only || self.file.sync_data().is_ok() {
+                let status = if self.mode.file_read_only() || self.file.sync_data().is_ok() {
                     S_OK
                 } else {
                     S_IOERR
@@ -341,7 +431,8 @@ impl BlockDevice {
                 .is_some_and(|end| end <= self.sectors)
     }
 
-    /// A read: disk → guest. Returns (status, bytes written, bytes moved).
+    /// A read: disk → guest. Returns (status, bytes written, bytes moved
+    /// by the disk).
     fn read_request(
         &mut self,
         mem: &mut dyn DmaMemory,
@@ -352,26 +443,99 @@ impl BlockDevice {
         if !self.range_ok(sector, len) {
             return (S_IOERR, 0, 0);
         }
+        let mapping = self.overlay.is_some() && mem.maps_disk_pages();
         let mut buf = vec![0u8; PIECE.min(len as usize)];
-        let mut done = 0u64;
+        let (mut done, mut moved) = (0u64, 0u64);
         while done < len {
-            let n = (len - done).min(PIECE as u64) as usize;
-            if self
-                .file
-                .read_exact_at(&mut buf[..n], sector * SECTOR + done)
-                .is_err()
-            {
-                return (S_IOERR, done, done);
+            let at = sector + done / SECTOR;
+            if mapping {
+                match self.map_page(mem, chain, at, done, len) {
+                    Ok(Some(from_disk)) => {
+                        done += PAGE;
+                        moved += if from_disk { PAGE } else { 0 };
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(status) => return (status, done, moved),
+                }
+            }
+            // Copy: up to a piece, or to the next page when pages may be
+            // mapped.
+            let n = if mapping {
+                PAGE - done % PAGE
+            } else {
+                PIECE as u64
+            };
+            let n = n.min(len - done) as usize;
+            if self.read_sectors(at, &mut buf[..n]).is_err() {
+                return (S_IOERR, done, moved);
             }
             if chain.write(mem, done, &buf[..n]).is_err() {
                 self.stats.dma_errors += 1;
-                return (S_IOERR, done, done);
+                return (S_IOERR, done, moved);
             }
             done += n as u64;
+            moved += n as u64;
         }
         self.stats.reads += 1;
         self.stats.bytes_read += len;
-        (S_OK, len, len)
+        (S_OK, len, moved)
+    }
+
+    /// Offers the page of data at offset `done` of a read (sector `at`) to
+    /// the memory for mapping, when it is a whole page, page-aligned in
+    /// guest memory, in one buffer, and not written by this guest.
+    /// `Ok(Some(from_disk))` when the memory mapped it, `Ok(None)` when it
+    /// is to be copied, `Err(status)` when the request fails.
+    fn map_page(
+        &mut self,
+        mem: &mut dyn DmaMemory,
+        chain: &Chain,
+        at: u64,
+        done: u64,
+        len: u64,
+    ) -> Result<Option<bool>, u8> {
+        let sectors = PAGE / SECTOR;
+        let whole = len - done >= PAGE;
+        let Some((addr, room)) = chain.locate(true, done).filter(|_| whole) else {
+            return Ok(None);
+        };
+        let overlay = self.overlay.as_ref().expect("only copy-on-write disks map");
+        if addr % PAGE != 0 || room < PAGE || overlay.modified(at, at + sectors) {
+            return Ok(None);
+        }
+        let page = DiskPage {
+            disk: &self.identity,
+            sector: at,
+        };
+        let file = &self.file;
+        let mut load = |buf: &mut [u8]| file.read_exact_at(buf, at * SECTOR);
+        match mem.map_disk_page(addr, &page, &mut load) {
+            Ok(MappedPage::Declined) => Ok(None),
+            Ok(MappedPage::Hit) => {
+                self.stats.pages_mapped += 1;
+                self.stats.pages_cached += 1;
+                Ok(Some(false))
+            }
+            Ok(MappedPage::Filled) => {
+                self.stats.pages_mapped += 1;
+                Ok(Some(true))
+            }
+            Ok(MappedPage::ReadFailed) => Err(S_IOERR),
+            Err(_) => {
+                self.stats.dma_errors += 1;
+                Err(S_IOERR)
+            }
+        }
+    }
+
+    /// Reads whole sectors at `sector`: the file, and for a copy-on-write
+    /// disk the guest's written sectors over it.
+    fn read_sectors(&self, sector: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        match &self.overlay {
+            Some(o) => o.read(&self.file, sector, buf),
+            None => self.file.read_exact_at(buf, sector * SECTOR),
+        }
     }
 
     /// A write: guest → disk. Every buffer is checked before the disk is
@@ -383,7 +547,7 @@ impl BlockDevice {
         sector: u64,
         len: u64,
     ) -> (u8, u64, u64) {
-        if self.read_only || !self.range_ok(sector, len) {
+        if self.read_only() || !self.range_ok(sector, len) {
             return (S_IOERR, 0, 0);
         }
         let mut skip = 16u64;
@@ -404,11 +568,12 @@ impl BlockDevice {
                 self.stats.dma_errors += 1;
                 return (S_IOERR, 0, done);
             }
-            if self
-                .file
-                .write_all_at(&buf[..n], sector * SECTOR + done)
-                .is_err()
-            {
+            let at = sector + done / SECTOR;
+            let written = match &mut self.overlay {
+                Some(o) => o.write(at, &buf[..n]),
+                None => self.file.write_all_at(&buf[..n], at * SECTOR),
+            };
+            if written.is_err() {
                 return (S_IOERR, 0, done);
             }
             done += n as u64;
@@ -425,11 +590,11 @@ mod tests {
     use crate::virtio::queue::Segment;
     use crate::virtio::testmem::TestMem;
 
-    fn disk(sectors: u64, read_only: bool) -> (tempfile_path::TempPath, BlockDevice) {
+    fn disk(sectors: u64, mode: DiskMode) -> (tempfile_path::TempPath, BlockDevice) {
         let p = tempfile_path::TempPath::new();
         let data: Vec<u8> = (0..sectors * SECTOR).map(|i| (i / SECTOR) as u8).collect();
         std::fs::write(&p.0, data).unwrap();
-        let d = BlockDevice::open(&p.0, read_only, DiskTiming::default()).unwrap();
+        let d = BlockDevice::open(&p.0, mode, DiskTiming::default()).unwrap();
         (p, d)
     }
 
@@ -489,7 +654,7 @@ mod tests {
 
     #[test]
     fn reads_and_writes_sectors() {
-        let (p, mut d) = disk(8, false);
+        let (p, mut d) = disk(8, DiskMode::ReadWrite);
         let mut mem = TestMem::new(0x10000);
         let c = request(&mut mem, T_IN, 2, (0x1000, 1024), true);
         let s = d.serve(&mut mem, &c, 0).unwrap();
@@ -512,7 +677,7 @@ mod tests {
 
     #[test]
     fn bad_requests_complete_with_an_error_and_leave_the_disk_alone() {
-        let (p, mut d) = disk(8, false);
+        let (p, mut d) = disk(8, DiskMode::ReadWrite);
         let before = std::fs::read(&p.0).unwrap();
         let mut mem = TestMem::new(0x10000);
         // Past the end of the disk.
@@ -544,7 +709,7 @@ mod tests {
 
     #[test]
     fn read_only_disks_refuse_writes() {
-        let (p, mut d) = disk(4, true);
+        let (p, mut d) = disk(4, DiskMode::ReadOnly);
         assert_ne!(d.features() & F_RO, 0);
         let mut mem = TestMem::new(0x10000);
         let c = request(&mut mem, T_OUT, 0, (0x1000, 512), false);
@@ -554,8 +719,112 @@ mod tests {
     }
 
     #[test]
+    fn copy_on_write_disks_keep_writes_apart_and_never_touch_the_file() {
+        let (p, mut d) = disk(16, DiskMode::CopyOnWrite);
+        let before = std::fs::read(&p.0).unwrap();
+        assert_eq!(d.features() & F_RO, 0, "the guest may write");
+        let mut mem = TestMem::new(0x10000);
+        mem.put(0x3000, &[0xcd; 1024]);
+        let c = request(&mut mem, T_OUT, 3, (0x3000, 1024), false);
+        d.serve(&mut mem, &c, 0).unwrap();
+        assert_eq!(mem.get(0x200, 1), &[S_OK]);
+        // Reads see the written sectors over the base.
+        let c = request(&mut mem, T_IN, 2, (0x5000, 2048), true);
+        d.serve(&mut mem, &c, 0).unwrap();
+        assert_eq!(mem.get(0x5000, 1), &[2]);
+        assert_eq!(mem.get(0x5000 + 512, 1024), &[0xcd; 1024][..]);
+        assert_eq!(mem.get(0x5000 + 1536, 1), &[5]);
+        assert_eq!(std::fs::read(&p.0).unwrap(), before);
+        assert_eq!(d.overlay().unwrap().sectors(), 2);
+        // A new device on the same file starts from the base again.
+        let d2 = BlockDevice::open(&p.0, DiskMode::CopyOnWrite, DiskTiming::default()).unwrap();
+        assert_eq!(d2.overlay().unwrap().sectors(), 0);
+        assert_eq!(d2.identity(), d.identity());
+    }
+
+    /// Memory that maps whole disk pages: records them, and reports a hit
+    /// for a page it has seen before.
+    struct MappingMem {
+        inner: TestMem,
+        mapped: Vec<(u64, u64)>,
+    }
+
+    impl DmaMemory for MappingMem {
+        fn check(&self, addr: u64, len: u64) -> Result<(), crate::virtio::DmaError> {
+            self.inner.check(addr, len)
+        }
+        fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), crate::virtio::DmaError> {
+            self.inner.read(addr, buf)
+        }
+        fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::virtio::DmaError> {
+            self.inner.write(addr, data)
+        }
+        fn maps_disk_pages(&self) -> bool {
+            true
+        }
+        fn map_disk_page(
+            &mut self,
+            addr: u64,
+            page: &DiskPage<'_>,
+            load: &mut crate::virtio::LoadPage<'_>,
+        ) -> Result<MappedPage, crate::virtio::DmaError> {
+            let hit = self.mapped.iter().any(|(_, s)| *s == page.sector);
+            let mut buf = [0u8; 4096];
+            load(&mut buf).unwrap();
+            self.inner.write(addr, &buf)?;
+            self.mapped.push((addr, page.sector));
+            Ok(if hit {
+                MappedPage::Hit
+            } else {
+                MappedPage::Filled
+            })
+        }
+    }
+
+    #[test]
+    fn whole_aligned_pages_of_copy_on_write_disks_are_offered_for_mapping() {
+        let (_p, mut d) = disk(32, DiskMode::CopyOnWrite);
+        let mut mem = MappingMem {
+            inner: TestMem::new(0x10000),
+            mapped: Vec::new(),
+        };
+        // Two pages at a page-aligned buffer: both mapped, disk time for both.
+        let c = request(&mut mem.inner, T_IN, 8, (0x4000, 8192), true);
+        let s = d.serve(&mut mem, &c, 0).unwrap();
+        assert_eq!(mem.mapped, vec![(0x4000, 8), (0x5000, 16)]);
+        assert_eq!(s.due_ns, DiskTiming::default().service_ns(8192));
+        assert_eq!(mem.inner.get(0x5000, 1), &[16]);
+        // Again: hits take no transfer time.
+        let c = request(&mut mem.inner, T_IN, 8, (0x4000, 4096), true);
+        let s2 = d.serve(&mut mem, &c, s.due_ns).unwrap();
+        assert_eq!(s2.due_ns - s.due_ns, DiskTiming::default().service_ns(0));
+        assert_eq!((d.stats.pages_mapped, d.stats.pages_cached), (3, 1));
+        // An unaligned buffer, a partial page and a page this guest wrote
+        // are copied.
+        let c = request(&mut mem.inner, T_IN, 0, (0x6200, 4096), true);
+        d.serve(&mut mem, &c, 0).unwrap();
+        let c = request(&mut mem.inner, T_IN, 0, (0x8000, 2048), true);
+        d.serve(&mut mem, &c, 0).unwrap();
+        mem.inner.put(0x3000, &[0xee; 512]);
+        let c = request(&mut mem.inner, T_OUT, 25, (0x3000, 512), false);
+        d.serve(&mut mem, &c, 0).unwrap();
+        let c = request(&mut mem.inner, T_IN, 24, (0x9000, 4096), true);
+        d.serve(&mut mem, &c, 0).unwrap();
+        assert_eq!(mem.mapped.len(), 3, "none of those mapped");
+        assert_eq!(mem.inner.get(0x9000 + 512, 2), &[0xee, 0xee]);
+        assert_eq!(mem.inner.get(0x6200, 1), &[0]);
+        // A persistent disk is never offered.
+        let (_q, mut rw) = disk(16, DiskMode::ReadWrite);
+        let c = request(&mut mem.inner, T_IN, 8, (0x4000, 4096), true);
+        rw.serve(&mut mem, &c, 0).unwrap();
+        assert_eq!(mem.mapped.len(), 3);
+        assert_ne!(rw.features() & F_SIZE_MAX, 0);
+        assert_eq!(&rw.config()[8..12], &4096u32.to_le_bytes());
+    }
+
+    #[test]
     fn malformed_requests_break_the_ring() {
-        let (_p, mut d) = disk(4, false);
+        let (_p, mut d) = disk(4, DiskMode::ReadWrite);
         let mut mem = TestMem::new(0x10000);
         let short = Chain {
             head: 0,
@@ -573,7 +842,7 @@ mod tests {
 
     #[test]
     fn get_id_and_config() {
-        let (p, mut d) = disk(4, false);
+        let (p, mut d) = disk(4, DiskMode::ReadWrite);
         let mut mem = TestMem::new(0x10000);
         let c = request(&mut mem, T_GET_ID, 0, (0x1000, 20), true);
         let s = d.serve(&mut mem, &c, 5).unwrap();
@@ -588,19 +857,23 @@ mod tests {
     fn bad_disk_files_are_clear_errors() {
         let p = tempfile_path::TempPath::new();
         assert!(matches!(
-            BlockDevice::open(&p.0, false, DiskTiming::default()),
+            BlockDevice::open(&p.0, DiskMode::ReadWrite, DiskTiming::default()),
             Err(DiskError::Io { .. })
         ));
         std::fs::write(&p.0, [0u8; 100]).unwrap();
-        let e = BlockDevice::open(&p.0, false, DiskTiming::default()).unwrap_err();
+        let e = BlockDevice::open(&p.0, DiskMode::ReadWrite, DiskTiming::default()).unwrap_err();
         assert!(e.to_string().contains("not a multiple of 512"), "{e}");
         std::fs::write(&p.0, []).unwrap();
         assert!(matches!(
-            BlockDevice::open(&p.0, false, DiskTiming::default()),
+            BlockDevice::open(&p.0, DiskMode::ReadWrite, DiskTiming::default()),
             Err(DiskError::Empty { .. })
         ));
         assert!(matches!(
-            BlockDevice::open(&std::env::temp_dir(), true, DiskTiming::default()),
+            BlockDevice::open(
+                &std::env::temp_dir(),
+                DiskMode::ReadOnly,
+                DiskTiming::default()
+            ),
             Err(DiskError::NotAFile { .. } | DiskError::Io { .. })
         ));
     }

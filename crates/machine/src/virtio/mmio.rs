@@ -10,6 +10,8 @@
 
 use std::collections::VecDeque;
 
+#[cfg(test)]
+use super::block::DiskMode;
 use super::block::{BlockDevice, DiskConfig, DiskError, DiskTiming};
 use super::net::{NetDevice, HEADER, MAX_FRAME};
 use super::queue::{Virtqueue, QUEUE_SIZE_MAX};
@@ -317,7 +319,7 @@ impl VirtioMmio {
 
     /// A block device on the disk image `disk`.
     pub fn disk(disk: &DiskConfig, timing: DiskTiming) -> Result<Self, DiskError> {
-        let blk = BlockDevice::open(&disk.path, disk.read_only, timing)?;
+        let blk = BlockDevice::open(&disk.path, disk.mode, timing)?;
         Ok(VirtioMmio::new(Backend::Block(blk)))
     }
 
@@ -499,7 +501,7 @@ mod tests {
         ));
         let data: Vec<u8> = (0..4096u32).map(|i| (i / 512) as u8 + 1).collect();
         std::fs::write(&path, data).unwrap();
-        let blk = BlockDevice::open(&path, false, DiskTiming::default()).unwrap();
+        let blk = BlockDevice::open(&path, DiskMode::ReadWrite, DiskTiming::default()).unwrap();
         (path, VirtioMmio::new(Backend::Block(blk)))
     }
 
@@ -754,7 +756,7 @@ mod fuzz {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::write(&path, vec![0u8; 64 * 512]).unwrap();
-        let blk = BlockDevice::open(&path, false, DiskTiming::default()).unwrap();
+        let blk = BlockDevice::open(&path, DiskMode::ReadWrite, DiskTiming::default()).unwrap();
         (Some(path), VirtioMmio::new(Backend::Block(blk)))
     }
 

@@ -23,6 +23,8 @@ use thiserror::Error;
 
 /// The virtio block device.
 pub mod block;
+/// Copy-on-write disks' written sectors.
+pub mod cow;
 /// The virtio-mmio register interface.
 pub mod mmio;
 /// The virtio network device.
@@ -30,7 +32,7 @@ pub mod net;
 /// Split virtqueues.
 pub mod queue;
 
-pub use block::{BlockDevice, DiskConfig, DiskError, DiskTiming};
+pub use block::{BlockDevice, DiskConfig, DiskError, DiskIdentity, DiskMode, DiskTiming};
 pub use mmio::{Backend, VirtioMmio, VIRTIO_WINDOW_SIZE};
 pub use net::NetDevice;
 
@@ -44,6 +46,33 @@ pub struct DmaError {
     pub len: u64,
 }
 
+/// A page of a copy-on-write disk's base image: the 8 sectors from
+/// `sector` of the file `disk`.
+#[derive(Debug, Clone, Copy)]
+pub struct DiskPage<'a> {
+    /// The base image.
+    pub disk: &'a block::DiskIdentity,
+    /// Its first sector.
+    pub sector: u64,
+}
+
+/// What [`DmaMemory::map_disk_page`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MappedPage {
+    /// Nothing: the device copies the data as usual.
+    Declined,
+    /// It mapped a page it already held (no disk time).
+    Hit,
+    /// It read the page from the disk (with `load`) and mapped it.
+    Filled,
+    /// Reading the page from the disk failed.
+    ReadFailed,
+}
+
+/// How a page of disk data is read from the host file: 4096 bytes into
+/// the buffer.
+pub type LoadPage<'a> = dyn FnMut(&mut [u8]) -> std::io::Result<()> + 'a;
+
 /// Guest memory as a device's DMA engine sees it (guest-physical addresses).
 pub trait DmaMemory {
     /// Fails unless `len` bytes at `addr` are guest memory.
@@ -52,6 +81,24 @@ pub trait DmaMemory {
     fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), DmaError>;
     /// Copies `data` into guest memory at `addr`.
     fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), DmaError>;
+    /// True when [`DmaMemory::map_disk_page`] may map pages (a monitor's
+    /// guest memory); devices then offer it every whole page they read.
+    fn maps_disk_pages(&self) -> bool {
+        false
+    }
+    /// Puts `page` of a copy-on-write disk at the page-aligned guest
+    /// address `addr` by mapping a shared copy (the global disk cache,
+    /// §4.2.5), reading it with `load` if it has none. The default
+    /// declines.
+    fn map_disk_page(
+        &mut self,
+        addr: u64,
+        page: &DiskPage<'_>,
+        load: &mut LoadPage<'_>,
+    ) -> Result<MappedPage, DmaError> {
+        let _ = (addr, page, load);
+        Ok(MappedPage::Declined)
+    }
 }
 
 impl DmaMemory for mips::PhysMem {

@@ -89,6 +89,20 @@ impl Chain {
             .sum()
     }
 
+    /// The guest address of byte `offset` of the writable (or readable)
+    /// buffers, and the bytes left in its buffer from there.
+    pub fn locate(&self, writable: bool, offset: u64) -> Option<(u64, u64)> {
+        let mut skip = offset;
+        for s in self.segments.iter().filter(|s| s.writable == writable) {
+            let seg_len = u64::from(s.len);
+            if skip < seg_len {
+                return Some((s.addr.checked_add(skip)?, seg_len - skip));
+            }
+            skip -= seg_len;
+        }
+        None
+    }
+
     /// Reads `buf.len()` bytes of the readable buffers, starting `offset`
     /// bytes into them.
     pub fn read(

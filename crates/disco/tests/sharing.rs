@@ -1,0 +1,107 @@
+//! End-to-end tests of memory sharing (§4.2.5): VMs booted from one
+//! copy-on-write root disk share its pages through the global disk cache,
+//! keep their writes to themselves, and never change the base image.
+//!
+//! The root disk is built through disco's own builder on first use
+//! (`disco fetch --rootfs`), as in `rootfs.rs`.
+
+mod common;
+use common::{run, stderr, stdout};
+
+/// The root disk's image, built if missing.
+fn image() -> std::path::PathBuf {
+    let o = run(&["fetch", "--rootfs"]);
+    assert!(o.status.success(), "fetch --rootfs failed:\n{}", stderr(&o));
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("root disk: "))
+        .unwrap_or_else(|| panic!("no 'root disk:' line in:\n{out}"));
+    std::path::PathBuf::from(line)
+}
+
+fn sha256(path: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn u(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn four_vms_share_one_copy_on_write_root_disk() {
+    let image = image();
+    let before = sha256(&image);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vms.toml");
+    let mut toml = String::from("[machine]\ncpus = 4\nnodes = 2\nmem = \"1280M\"\n");
+    for name in ["a", "b", "c", "d"] {
+        // Each VM writes a file of its own over the shared root, lists
+        // what is there, and runs a workload from the shared disk.
+        toml.push_str(&format!(
+            "[[vm]]\nname = \"{name}\"\nmem = \"256M\"\nrootfs = true\n\
+             exec = \"echo {name} > /etc/mine-{name}; ls /etc | grep mine-; \
+             workload database --quick --fast --cpus 1\"\n"
+        ));
+    }
+    std::fs::write(&file, toml).unwrap();
+    let stats = dir.path().join("stats.json");
+    let o = run(&[
+        "up",
+        file.to_str().unwrap(),
+        "--stats-json",
+        stats.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}\nstderr:\n{}", stderr(&o));
+    for name in ["a", "b", "c", "d"] {
+        // A VM sees its own file and no other VM's.
+        let mine: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("[{name}] ")))
+            .filter(|l| l.starts_with("mine-"))
+            .collect();
+        assert_eq!(mine, vec![format!("mine-{name}")], "{out}");
+        assert!(
+            out.contains(&format!("[{name}] disco-workload: database ok")),
+            "{out}"
+        );
+    }
+    assert_eq!(sha256(&image), before, "the base image was written");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let mon = &json["monitor"];
+    let cached = u(&mon["memory"]["disk_cache_pages"]);
+    let mut mapped = 0;
+    let mut cow_faults = 0;
+    for vm in mon["vms"].as_array().unwrap() {
+        let s = &vm["sharing"];
+        mapped += u(&s["cache_hits"]) + u(&s["cache_fills"]);
+        cow_faults += u(&s["cow_faults"]);
+        assert!(u(&s["cache_hits"]) > 0, "{vm}");
+        assert!(u(&vm["footprint"]["pages_shared"]) > 0, "{vm}");
+    }
+    // The root disk's pages are in machine memory once, mapped by all four:
+    // the machine footprint grows by one copy, not four.
+    assert!(cached > 1000, "{cached} pages cached");
+    assert!(
+        mapped >= 3 * cached,
+        "{mapped} disk pages mapped into VMs from {cached} cached pages"
+    );
+    eprintln!(
+        "root disk pages: {cached} in the cache, mapped {mapped} times; {cow_faults} copy-on-write faults"
+    );
+}

@@ -1,0 +1,327 @@
+//! The monitor's machine memory: allocation by chunk and by page, the
+//! memmap, zeroing, copy-on-write and the global disk cache.
+//!
+//! One rule holds everywhere: a shared page is never written in place.
+//! Every pmap entry of a shared page is read-only ([`pmap::PmapEntry::read_only`]),
+//! so CPU stores fault; device DMA and the monitor's own writes to guest
+//! memory call [`MachineMemory::make_private`] first. Whoever remaps a
+//! guest page must then shoot down its translations on every CPU
+//! ([`crate::Monitor::shoot_down`]).
+
+pub mod alloc;
+pub mod diskcache;
+pub mod ktlb;
+pub mod memmap;
+pub mod pmap;
+
+use mips::PhysMem;
+
+use self::alloc::{ChunkAllocator, PagePool, CHUNK_BYTES, CHUNK_PAGES};
+use self::diskcache::DiskCache;
+use self::memmap::{MemMap, PageKind, PageUser, SharedKind};
+use self::pmap::{Pmap, PmapEntry};
+
+/// What sharing did for one VM.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SharingStats {
+    /// Copy-on-write faults: a write to a shared page gave the VM a private
+    /// copy (CPU stores and partial DMA writes).
+    pub cow_faults: u64,
+    /// Shared pages replaced by a fresh page because a device overwrote
+    /// them whole (no copy needed).
+    pub cow_replaced: u64,
+    /// Disk reads of a whole page served by mapping a page already in the
+    /// global disk cache (no copy, no disk time).
+    pub cache_hits: u64,
+    /// Disk reads of a whole page that filled the cache from the disk and
+    /// mapped the new cache page.
+    pub cache_fills: u64,
+}
+
+/// Machine memory as the monitor hands it to VMs.
+#[derive(Debug)]
+pub struct MachineMemory {
+    /// Free chunks per node.
+    pub alloc: ChunkAllocator,
+    /// Free single pages per node.
+    pub pool: PagePool,
+    /// Kind and users of every machine page.
+    pub memmap: MemMap,
+    /// The global disk cache.
+    pub disk_cache: DiskCache,
+    /// Pages that held data since power-on (zeroed before reuse), one bit
+    /// per page.
+    dirty: Vec<u64>,
+    /// Pages zeroed for reuse.
+    pub zeroed_pages: u64,
+    /// Per VM: what sharing did.
+    pub sharing: Vec<SharingStats>,
+    /// Disk reads may map pages of the global disk cache.
+    pub share_disk_pages: bool,
+}
+
+/// Machine memory ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+impl MachineMemory {
+    /// The machine memory of a machine with `mem_bytes` of RAM on `nodes`
+    /// nodes, `node_of_pa` giving the home node of an address.
+    pub fn new(mem_bytes: u64, nodes: u32, node_of_pa: impl Fn(u64) -> u32) -> Self {
+        let pages = mem_bytes >> 12;
+        MachineMemory {
+            alloc: ChunkAllocator::new(mem_bytes, nodes, node_of_pa),
+            pool: PagePool::new(nodes),
+            memmap: MemMap::new(pages),
+            disk_cache: DiskCache::default(),
+            dirty: vec![0; pages.div_ceil(64) as usize],
+            zeroed_pages: 0,
+            sharing: Vec::new(),
+            share_disk_pages: true,
+        }
+    }
+
+    /// The sharing statistics of VM `vm`.
+    pub fn sharing_mut(&mut self, vm: usize) -> &mut SharingStats {
+        if self.sharing.len() <= vm {
+            self.sharing.resize(vm + 1, SharingStats::default());
+        }
+        &mut self.sharing[vm]
+    }
+
+    /// Marks `page` as holding data; true if it already did.
+    fn mark_dirty(&mut self, page: u64) -> bool {
+        let (w, b) = ((page / 64) as usize, page % 64);
+        let was = self.dirty[w] & (1 << b) != 0;
+        self.dirty[w] |= 1 << b;
+        was
+    }
+
+    /// Zeroes machine page `page` if it held data before.
+    fn zero_if_reused(&mut self, mem: &mut PhysMem, page: u64) {
+        if self.mark_dirty(page) {
+            mem.write_bytes(page << 12, &[0u8; 4096])
+                .expect("allocated pages lie in RAM");
+            self.zeroed_pages += 1;
+        }
+    }
+
+    /// Backs guest chunk `chunk` of VM `vm` (pmap `pmap`) with a machine
+    /// chunk from node `node` or the nearest one with free memory; the
+    /// chunk's pages read zero. Returns the machine chunk (none if the
+    /// chunk was already backed), or `Err` when machine memory is
+    /// exhausted.
+    pub fn back(
+        &mut self,
+        mem: &mut PhysMem,
+        pmap: &mut Pmap,
+        vm: usize,
+        chunk: u64,
+        node: u32,
+    ) -> Result<Option<u32>, OutOfMemory> {
+        if pmap.is_backed(chunk) {
+            return Ok(None);
+        }
+        let m = match self.alloc.alloc(node) {
+            Some(m) => m,
+            None => {
+                // Whole chunks are gone: unused disk-cache pages may give
+                // one back; else back the chunk page by page.
+                self.evict_unused_cache();
+                match self.alloc.alloc(node) {
+                    Some(m) => m,
+                    None => {
+                        return self
+                            .back_by_pages(mem, pmap, vm, chunk, node)
+                            .map(|()| None)
+                    }
+                }
+            }
+        };
+        let first = u64::from(m) * CHUNK_PAGES;
+        // Fresh machine memory is zero; reused memory is zeroed here, as
+        // Disco zeroes pages before giving them to a VM.
+        for i in 0..CHUNK_PAGES {
+            self.zero_if_reused(mem, first + i);
+        }
+        pmap.back_chunk(chunk, m);
+        for i in 0..CHUNK_PAGES {
+            self.memmap.set(
+                first + i,
+                PageUser {
+                    vm,
+                    guest_page: chunk * CHUNK_PAGES + i,
+                },
+            );
+        }
+        Ok(Some(m))
+    }
+
+    /// Backs guest chunk `chunk` with single pages (no whole machine chunk
+    /// is free): the chunk is split from the start.
+    fn back_by_pages(
+        &mut self,
+        mem: &mut PhysMem,
+        pmap: &mut Pmap,
+        vm: usize,
+        chunk: u64,
+        node: u32,
+    ) -> Result<(), OutOfMemory> {
+        let mut pages = Vec::with_capacity(CHUNK_PAGES as usize);
+        for _ in 0..CHUNK_PAGES {
+            match self.alloc_page(mem, node) {
+                Ok(p) => pages.push(p),
+                Err(e) => {
+                    for p in pages {
+                        self.pool.free(&mut self.alloc, p);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        pmap.back_split(chunk, &pages);
+        for (i, &p) in pages.iter().enumerate() {
+            let guest_page = chunk * CHUNK_PAGES + i as u64;
+            self.memmap.set(p, PageUser { vm, guest_page });
+        }
+        Ok(())
+    }
+
+    /// A zeroed free page from node `node` or the nearest node with one
+    /// (unused disk-cache pages are dropped if memory is short). Not yet
+    /// recorded in the memmap.
+    pub fn alloc_page(&mut self, mem: &mut PhysMem, node: u32) -> Result<u64, OutOfMemory> {
+        let page = match self.pool.alloc(&mut self.alloc, node) {
+            Some(p) => p,
+            None => {
+                self.evict_unused_cache();
+                self.pool.alloc(&mut self.alloc, node).ok_or(OutOfMemory)?
+            }
+        };
+        self.zero_if_reused(mem, page);
+        Ok(page)
+    }
+
+    /// Takes back `page`, just allocated and never recorded in the memmap.
+    pub fn free_unused_page(&mut self, page: u64) {
+        self.pool.free(&mut self.alloc, page);
+    }
+
+    /// Drops disk-cache pages no VM maps (memory is short); returns how
+    /// many.
+    pub fn evict_unused_cache(&mut self) -> usize {
+        let unused: Vec<(u64, u32, u64)> = self
+            .memmap
+            .shared_pages()
+            .filter(|(_, s)| s.users.is_empty())
+            .map(|(p, s)| match s.kind {
+                SharedKind::DiskCache { disk, sector } => (p, disk, sector),
+            })
+            .collect();
+        for &(page, disk, sector) in &unused {
+            tracing::debug!(target: "monitor::cow", "disk cache page {page:#x} (disk {disk} sector {sector}) freed: memory is short");
+            self.disk_cache.remove(disk, sector);
+            self.memmap.drop_shared(page);
+            self.pool.free(&mut self.alloc, page);
+        }
+        unused.len()
+    }
+
+    /// `user` no longer uses machine page `page`: a private page is freed,
+    /// a shared page loses a user (and is freed with its last one, unless
+    /// the disk cache keeps it).
+    fn drop_user(&mut self, page: u64, user: PageUser) {
+        match self.memmap.kind(page) {
+            PageKind::Private => {
+                self.memmap.clear(page);
+                self.pool.free(&mut self.alloc, page);
+                tracing::trace!(target: "monitor::cow", "machine page {page:#x} freed (VM {} guest page {:#x})", user.vm, user.guest_page);
+            }
+            PageKind::Shared(kind) => {
+                let left = self.memmap.remove_user(page, user);
+                let cached = matches!(kind, SharedKind::DiskCache { .. });
+                if left == 0 && !cached {
+                    self.memmap.drop_shared(page);
+                    self.pool.free(&mut self.alloc, page);
+                    tracing::debug!(target: "monitor::cow", "machine page {page:#x} freed (its last user, VM {}, left)", user.vm);
+                }
+            }
+            PageKind::Free => debug_assert!(false, "dropping a free page"),
+        }
+    }
+
+    /// Gives VM `vm` a private, writable copy of guest page `guest_page`
+    /// if it is shared (copying its data when `copy`, else leaving the new
+    /// page zero for a writer that overwrites it whole). Returns the old and
+    /// new machine pages when it remapped the page; the caller shoots down
+    /// the page's translations. `writer` says who wrote (for the trace).
+    #[allow(clippy::too_many_arguments)]
+    pub fn make_private(
+        &mut self,
+        mem: &mut PhysMem,
+        pmap: &mut Pmap,
+        vm: usize,
+        guest_page: u64,
+        node: u32,
+        copy: bool,
+        writer: &str,
+    ) -> Result<Option<(u64, u64)>, OutOfMemory> {
+        let Some(old) = pmap.entry(guest_page) else {
+            return Ok(None);
+        };
+        if old.writable() {
+            return Ok(None);
+        }
+        let new = self.alloc_page(mem, node)?;
+        if copy {
+            let mut buf = [0u8; 4096];
+            mem.read_bytes(old.machine_page << 12, &mut buf)
+                .expect("mapped pages lie in RAM");
+            mem.write_bytes(new << 12, &buf)
+                .expect("allocated pages lie in RAM");
+        }
+        let user = PageUser { vm, guest_page };
+        pmap.remap(guest_page, PmapEntry::new(new));
+        self.memmap.set(new, user);
+        self.drop_user(old.machine_page, user);
+        let stats = self.sharing_mut(vm);
+        if copy {
+            stats.cow_faults += 1;
+        } else {
+            stats.cow_replaced += 1;
+        }
+        tracing::debug!(target: "monitor::cow", vm, "copy-on-write fault at guest page {guest_page:#x} ({writer}): machine page {:#x} -> {new:#x}{}", old.machine_page, if copy { ", copied" } else { ", overwritten whole" });
+        Ok(Some((old.machine_page, new)))
+    }
+
+    /// Maps shared machine page `page` read-only at guest page
+    /// `guest_page` of VM `vm` (its chunk backed), dropping what backed it
+    /// before. The caller shoots down the page's translations.
+    pub fn map_shared(&mut self, pmap: &mut Pmap, vm: usize, guest_page: u64, page: u64) {
+        let old = pmap
+            .entry(guest_page)
+            .expect("the chunk is backed before mapping");
+        if old.machine_page == page {
+            return;
+        }
+        let user = PageUser { vm, guest_page };
+        pmap.remap(guest_page, PmapEntry::read_only(page));
+        self.memmap.add_user(page, user);
+        self.drop_user(old.machine_page, user);
+    }
+
+    /// Takes all of VM `vm`'s memory back.
+    pub fn release(&mut self, vm: usize, pmap: &mut Pmap) {
+        for (guest_page, e) in pmap.release() {
+            self.drop_user(e.machine_page, PageUser { vm, guest_page });
+        }
+    }
+
+    /// Free machine memory in bytes (whole chunks and single pages).
+    pub fn free_bytes(&self) -> u64 {
+        self.alloc.free_chunks() as u64 * CHUNK_BYTES + (self.pool.free_pages() << 12)
+    }
+}
+
+#[cfg(test)]
+mod tests;

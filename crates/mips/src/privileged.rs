@@ -155,28 +155,25 @@ impl Cpu {
     /// translations.
     pub fn tlb_write(&mut self, index: usize, entry: TlbEntry) -> TlbEntry {
         let old = self.tlb.write(index, entry);
+        let mut ranges = [(0u64, 0u64, false); 4];
+        let mut n = 0;
         for e in [old, entry] {
             let (start, end) = e.virtual_range();
-            self.stlb.flush_range(start, end);
+            // Region 2 (xkphys, mapped in VM mode) entries translate every
+            // cache attribute (bits 61:59) of their addresses.
+            ranges[n] = (start, end, start >> 62 == 2 && self.vm_mode);
+            n += 1;
             // Region 3 entries also translate the sign-extended 32-bit
             // compatibility segments (KSSEG, KSEG3), whose addresses have
             // bits 61..SEGBITS set where the entry's (XKSEG form) are clear.
             if start >> 62 == 3 {
                 let compat = !((1u64 << cp0::SEGBITS) - 1) & !(3 << 62);
                 let alias = start | compat;
-                self.stlb
-                    .flush_range(alias, alias.wrapping_add(end.wrapping_sub(start)));
-            }
-            // Region 2 (xkphys, mapped in VM mode) entries translate every
-            // cache attribute (bits 61:59) of their addresses.
-            if start >> 62 == 2 && self.vm_mode {
-                for cca in 1..8u64 {
-                    let alias = start | (cca << 59);
-                    self.stlb
-                        .flush_range(alias, alias.wrapping_add(end.wrapping_sub(start)));
-                }
+                ranges[n] = (alias, alias.wrapping_add(end.wrapping_sub(start)), false);
+                n += 1;
             }
         }
+        self.stlb.flush_ranges(&ranges[..n]);
         old
     }
 

@@ -101,20 +101,116 @@ impl SoftTlb {
 
     /// Drops entries for virtual pages in `[start, end)`, in every level.
     pub(crate) fn flush_range(&mut self, start: u64, end: u64) {
-        let pages = end.wrapping_sub(start) >> PAGE_SHIFT;
-        if pages > ENTRIES as u64 / 4 {
-            self.flush();
-            return;
-        }
-        let mut page = start & PAGE_MASK;
-        for _ in 0..pages.max(1) {
-            for level in 0..LEVELS {
-                let e = &mut self.entries[slot(level, page)];
-                if e.read == page || e.write == page || e.fetch == page {
-                    *e = EMPTY;
+        self.flush_ranges(&[(start, end, false)]);
+    }
+
+    /// Drops entries for virtual pages in each `[start, end)` of `ranges`,
+    /// in every level; a range flagged `any_cca` also covers its addresses
+    /// with any cache attribute (xkphys bits 61:59). Small ranges are
+    /// probed page by page; large ones are checked in one pass over the
+    /// entries, which keeps the entries of other pages (a monitor changes
+    /// large kernel-segment mappings often, and a full flush would make
+    /// every CPU start cold).
+    pub(crate) fn flush_ranges(&mut self, ranges: &[(u64, u64, bool)]) {
+        const CCA: u64 = 7 << 59;
+        let mut large = [(0u64, 0u64, false); 8];
+        let mut n = 0;
+        for &(start, end, any_cca) in ranges {
+            let len = end.wrapping_sub(start);
+            let pages = len >> PAGE_SHIFT;
+            if pages > ENTRIES as u64 / 4 && n < large.len() {
+                let base = if any_cca { start & !CCA } else { start } & PAGE_MASK;
+                large[n] = (base, len, any_cca);
+                n += 1;
+                continue;
+            }
+            if pages > ENTRIES as u64 / 4 {
+                self.flush();
+                return;
+            }
+            for cca in 0..if any_cca { 8 } else { 1 } {
+                let mut page = (if any_cca {
+                    (start & !CCA) | (cca << 59)
+                } else {
+                    start
+                }) & PAGE_MASK;
+                for _ in 0..pages.max(1) {
+                    for level in 0..LEVELS {
+                        let e = &mut self.entries[slot(level, page)];
+                        if e.read == page || e.write == page || e.fetch == page {
+                            *e = EMPTY;
+                        }
+                    }
+                    page = page.wrapping_add(1 << PAGE_SHIFT);
                 }
             }
-            page = page.wrapping_add(1 << PAGE_SHIFT);
         }
+        if n == 0 {
+            return;
+        }
+        let large = &large[..n];
+        let inside = |tag: u64| {
+            tag != INVALID
+                && large.iter().any(|&(base, len, any_cca)| {
+                    let t = if any_cca && tag >> 62 == 2 {
+                        tag & !CCA
+                    } else {
+                        tag
+                    };
+                    t.wrapping_sub(base) < len
+                })
+        };
+        for e in self.entries.iter_mut() {
+            if inside(e.read) || inside(e.write) || inside(e.fetch) {
+                *e = EMPTY;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(t: &SoftTlb, va: u64) -> bool {
+        t.get(slot(0, va)).read == va & PAGE_MASK
+    }
+
+    #[test]
+    fn large_and_small_range_flushes_drop_exactly_their_pages() {
+        let xk = |cca: u64, pa: u64| (2 << 62) | (cca << 59) | pa;
+        // Pages in distinct slots of the direct-mapped table.
+        let pages = [
+            0x40_5000,
+            0x40_1000,
+            0x1000_2000,
+            0x1100_3000,
+            xk(3, 0x20_0000),
+            xk(5, 0x20_3000),
+            xk(3, 0x80_6000),
+        ];
+        let mut t = SoftTlb::default();
+        let fill = |t: &mut SoftTlb| {
+            for &p in &pages {
+                t.fill(0, p, 0, true);
+            }
+        };
+        fill(&mut t);
+        // A 16 MiB range (checked entry by entry) and a small one.
+        t.flush_ranges(&[
+            (0x1000_0000, 0x1100_0000, false),
+            (0x40_1000, 0x40_2000, false),
+        ]);
+        let left: Vec<bool> = pages.iter().map(|&p| cached(&t, p)).collect();
+        assert_eq!(left, [true, false, false, true, true, true, true]);
+        // xkphys with any cache attribute, small and large.
+        fill(&mut t);
+        t.flush_ranges(&[(xk(0, 0x20_0000), xk(0, 0x20_4000), true)]);
+        let left: Vec<bool> = pages.iter().map(|&p| cached(&t, p)).collect();
+        assert_eq!(left, [true, true, true, true, false, false, true]);
+        fill(&mut t);
+        t.flush_ranges(&[(xk(1, 0), xk(1, 0x200_0000), true)]);
+        let left: Vec<bool> = pages.iter().map(|&p| cached(&t, p)).collect();
+        assert_eq!(left, [true, true, true, true, false, false, false]);
     }
 }

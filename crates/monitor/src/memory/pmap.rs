@@ -16,6 +16,8 @@
 //! known from what the monitor put in each physical TLB
 //! ([`crate::ptlb::PhysTlb::mappings_of`]).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use crate::memory::alloc::{CHUNK_PAGES, CHUNK_SHIFT};
 
 /// EntryLo cache attribute the monitor uses: cacheable noncoherent (3).
@@ -64,8 +66,10 @@ enum Chunk {
     Unbacked,
     /// By machine chunk `m`, page for page, all writable.
     Contiguous(u32),
-    /// Page by page (some page was remapped).
-    Split,
+    /// Page by page (some page was remapped): by machine chunk `m` except
+    /// for the pages listed in the pmap's `irregular` set, or (`None`) by
+    /// single pages from the start.
+    Split(Option<u32>),
 }
 
 /// A VM's guest-physical to machine map.
@@ -73,6 +77,9 @@ enum Chunk {
 pub struct Pmap {
     pages: Vec<Option<PmapEntry>>,
     chunks: Vec<Chunk>,
+    /// Per split chunk: the pages (offsets in the chunk) no longer backed
+    /// by their own page of the chunk's machine chunk, writable.
+    irregular: BTreeMap<u64, BTreeSet<u16>>,
 }
 
 impl Pmap {
@@ -82,6 +89,7 @@ impl Pmap {
         Pmap {
             pages: vec![None; (mem_bytes >> 12) as usize],
             chunks: vec![Chunk::Unbacked; (mem_bytes >> CHUNK_SHIFT) as usize],
+            irregular: BTreeMap::new(),
         }
     }
 
@@ -124,9 +132,25 @@ impl Pmap {
     /// size can then map them.
     pub fn run(&self, first: u64, pages: u64) -> Option<(u64, bool)> {
         let chunk = first / CHUNK_PAGES;
+        let offset = first % CHUNK_PAGES;
         if pages <= CHUNK_PAGES {
-            if let Some(m) = self.contiguous_chunk(chunk) {
-                return Some((u64::from(m) * CHUNK_PAGES + first % CHUNK_PAGES, true));
+            match self.chunks.get(chunk as usize) {
+                Some(Chunk::Contiguous(m)) => {
+                    return Some((u64::from(*m) * CHUNK_PAGES + offset, true))
+                }
+                // Known without looking at the pages: whole unless a page
+                // in the range was remapped. A range holding remapped pages
+                // is taken as not one run (mapping it with smaller pages is
+                // always right).
+                Some(Chunk::Split(Some(m))) if pages > 1 => {
+                    let remapped = self.irregular.get(&chunk).is_some_and(|set| {
+                        set.range(offset as u16..(offset + pages) as u16)
+                            .next()
+                            .is_some()
+                    });
+                    return (!remapped).then_some((u64::from(*m) * CHUNK_PAGES + offset, true));
+                }
+                _ => {}
             }
         }
         let e0 = self.entry(first)?;
@@ -167,7 +191,7 @@ impl Pmap {
     pub fn back_split(&mut self, chunk: u64, machine: &[u64]) {
         assert!(!self.is_backed(chunk), "chunk backed twice");
         assert_eq!(machine.len() as u64, CHUNK_PAGES);
-        self.chunks[chunk as usize] = Chunk::Split;
+        self.chunks[chunk as usize] = Chunk::Split(None);
         let first = chunk * CHUNK_PAGES;
         for (i, &m) in machine.iter().enumerate() {
             self.pages[first as usize + i] = Some(PmapEntry::new(m));
@@ -181,12 +205,24 @@ impl Pmap {
     ///
     /// If the page's chunk is not backed.
     pub fn remap(&mut self, page: u64, entry: PmapEntry) -> PmapEntry {
-        let chunk = (page / CHUNK_PAGES) as usize;
-        assert!(
-            self.chunks[chunk] != Chunk::Unbacked,
-            "remapping an unbacked page"
-        );
-        self.chunks[chunk] = Chunk::Split;
+        let chunk = page / CHUNK_PAGES;
+        let state = &mut self.chunks[chunk as usize];
+        let base = match *state {
+            Chunk::Unbacked => panic!("remapping an unbacked page"),
+            Chunk::Contiguous(m) | Chunk::Split(Some(m)) => Some(m),
+            Chunk::Split(None) => None,
+        };
+        *state = Chunk::Split(base);
+        if let Some(m) = base {
+            let offset = (page % CHUNK_PAGES) as u16;
+            let own = PmapEntry::new(u64::from(m) * CHUNK_PAGES + u64::from(offset));
+            let set = self.irregular.entry(chunk).or_default();
+            if entry == own {
+                set.remove(&offset);
+            } else {
+                set.insert(offset);
+            }
+        }
         self.pages[page as usize]
             .replace(entry)
             .expect("backed chunks have all their pages")
@@ -195,6 +231,7 @@ impl Pmap {
     /// Drops every mapping; returns the (guest page, entry) pairs it had.
     pub fn release(&mut self) -> Vec<(u64, PmapEntry)> {
         self.chunks.iter_mut().for_each(|c| *c = Chunk::Unbacked);
+        self.irregular.clear();
         self.pages
             .iter_mut()
             .enumerate()
@@ -239,6 +276,47 @@ mod tests {
         assert_eq!(p.run(4096 + 16, 16), Some((7 * 4096 + 16, true)));
         assert_eq!(p.release().len(), 4096);
         assert_eq!(p.entry(4096 + 5), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The quick answers of `run` (whole and split chunks) agree with
+        /// looking at every page: they may only miss a run, never invent
+        /// one.
+        #[test]
+        fn runs_agree_with_the_pages(
+            remaps in proptest::collection::vec((0u64..64, 0u8..3), 0..12),
+            queries in proptest::collection::vec((0u32..7, 0u64..8192), 1..40),
+        ) {
+            let mut p = Pmap::new(32 << 20);
+            p.back_chunk(0, 3);
+            p.back_chunk(1, 4);
+            for (page, how) in remaps {
+                let e = match how {
+                    0 => PmapEntry::read_only(9000 + page),
+                    1 => PmapEntry::new(9000 + page),
+                    _ => PmapEntry::new(3 * CHUNK_PAGES + page), // back to its own
+                };
+                p.remap(page, e);
+            }
+            for (log4, at) in queries {
+                let pages = 1u64 << (2 * log4);
+                let first = at & !(pages - 1);
+                let scan = {
+                    let e0 = p.entry(first).unwrap();
+                    let uniform = e0.machine_page % pages == 0 && (1..pages).all(|i| {
+                        p.entry(first + i).is_some_and(|e| {
+                            e.machine_page == e0.machine_page + i && e.writable() == e0.writable()
+                        })
+                    });
+                    uniform.then_some((e0.machine_page, e0.writable()))
+                };
+                let quick = p.run(first, pages);
+                if quick.is_some() || pages == 1 {
+                    proptest::prop_assert_eq!(quick, scan);
+                }
+            }
+        }
     }
 
     #[test]

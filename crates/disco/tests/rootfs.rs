@@ -9,35 +9,12 @@
 mod common;
 use common::{run, stderr, stdout, Console};
 
-/// The root disk's image, built if missing.
-fn image() -> std::path::PathBuf {
-    let o = run(&["fetch", "--rootfs"]);
-    assert!(o.status.success(), "fetch --rootfs failed:\n{}", stderr(&o));
-    let out = stdout(&o);
-    let line = out
-        .lines()
-        .find_map(|l| l.strip_prefix("root disk: "))
-        .unwrap_or_else(|| panic!("no 'root disk:' line in:\n{out}"));
-    std::path::PathBuf::from(line)
-}
+use common::{root_disk_image as image, sha256_file};
 
 /// (length, modification time, SHA-256) of a file.
 fn fingerprint(path: &std::path::Path) -> (u64, std::time::SystemTime, String) {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
     let meta = std::fs::metadata(path).unwrap();
-    let mut f = std::fs::File::open(path).unwrap();
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    let hex = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    (meta.len(), meta.modified().unwrap(), hex)
+    (meta.len(), meta.modified().unwrap(), sha256_file(path))
 }
 
 #[test]
@@ -62,13 +39,16 @@ fn the_base_image_is_never_written() {
         "--rootfs",
         "--exec",
         "echo changed > /etc/motd && rm /usr/bin/which && mkdir /new && sync && \
-         cat /etc/motd && ls /usr/bin/which 2>&1; grep -c ' / overlay ' /proc/mounts",
+         cat /etc/motd && ls /usr/bin/which 2>&1; grep -c '^/dev/vda / ext4 rw' /proc/mounts",
     ]);
     assert!(o.status.success(), "stderr:\n{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.starts_with("changed\n"), "{out}");
     assert!(out.contains("No such file"), "{out}");
-    assert!(out.ends_with("1\n"), "the root is not the overlay:\n{out}");
+    assert!(
+        out.ends_with("1\n"),
+        "the root is not the copy-on-write disk mounted read-write:\n{out}"
+    );
     assert_eq!(fingerprint(&image), before, "{} changed", image.display());
     // The next boot sees the base as it was.
     let o = run(&[

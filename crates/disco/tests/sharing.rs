@@ -6,35 +6,7 @@
 //! (`disco fetch --rootfs`), as in `rootfs.rs`.
 
 mod common;
-use common::{run, stderr, stdout};
-
-/// The root disk's image, built if missing.
-fn image() -> std::path::PathBuf {
-    let o = run(&["fetch", "--rootfs"]);
-    assert!(o.status.success(), "fetch --rootfs failed:\n{}", stderr(&o));
-    let out = stdout(&o);
-    let line = out
-        .lines()
-        .find_map(|l| l.strip_prefix("root disk: "))
-        .unwrap_or_else(|| panic!("no 'root disk:' line in:\n{out}"));
-    std::path::PathBuf::from(line)
-}
-
-fn sha256(path: &std::path::Path) -> String {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).unwrap();
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
+use common::{root_disk_image, run, sha256_file as sha256, stderr, stdout};
 
 fn u(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
@@ -42,7 +14,7 @@ fn u(v: &serde_json::Value) -> u64 {
 
 #[test]
 fn four_vms_share_one_copy_on_write_root_disk() {
-    let image = image();
+    let image = root_disk_image();
     let before = sha256(&image);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vms.toml");

@@ -99,11 +99,6 @@ impl SoftTlb {
         }
     }
 
-    /// Drops entries for virtual pages in `[start, end)`, in every level.
-    pub(crate) fn flush_range(&mut self, start: u64, end: u64) {
-        self.flush_ranges(&[(start, end, false)]);
-    }
-
     /// Drops entries for virtual pages in each `[start, end)` of `ranges`,
     /// in every level; a range flagged `any_cca` also covers its addresses
     /// with any cache attribute (xkphys bits 61:59). Small ranges are

@@ -134,3 +134,34 @@ impl Console {
         (status.code(), err)
     }
 }
+
+/// The Debian root disk's image, built through `disco fetch --rootfs` if
+/// missing (the first test to ask builds it; the others wait on the
+/// cache's lock).
+pub fn root_disk_image() -> PathBuf {
+    let o = run(&["fetch", "--rootfs"]);
+    assert!(o.status.success(), "fetch --rootfs failed:\n{}", stderr(&o));
+    let out = stdout(&o);
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("root disk: "))
+        .unwrap_or_else(|| panic!("no 'root disk:' line in:\n{out}"));
+    PathBuf::from(line)
+}
+
+/// The SHA-256 of a file, in hex.
+pub fn sha256_file(path: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

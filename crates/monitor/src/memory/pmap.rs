@@ -304,7 +304,7 @@ mod tests {
                 let first = at & !(pages - 1);
                 let scan = {
                     let e0 = p.entry(first).unwrap();
-                    let uniform = e0.machine_page % pages == 0 && (1..pages).all(|i| {
+                    let uniform = e0.machine_page.is_multiple_of(pages) && (1..pages).all(|i| {
                         p.entry(first + i).is_some_and(|e| {
                             e.machine_page == e0.machine_page + i && e.writable() == e0.writable()
                         })

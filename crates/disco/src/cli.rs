@@ -155,6 +155,10 @@ pub struct RunArgs {
     /// cache; every read is copied (to measure what sharing costs).
     #[arg(long, requires = "vm")]
     pub no_sharing: bool,
+    /// With --vm: share the pages of the decompressed kernel image between
+    /// VMs booting the same kernel (experimental: see docs/sharing.md).
+    #[arg(long, requires = "vm")]
+    pub share_kernel: bool,
     /// With --vm: multiply every entry of the monitor's cost table by F
     /// (the costs are estimates: this shows how much a result depends on them).
     #[arg(long, requires = "vm", value_name = "F", value_parser = crate::run::parse_cost_scale)]

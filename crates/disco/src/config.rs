@@ -115,6 +115,9 @@ pub struct MonitorSection {
     /// Share copy-on-write disks' pages between VMs through the global disk
     /// cache (default true); false copies every read instead.
     pub sharing: Option<bool>,
+    /// Share the decompressed kernel image's pages between VMs booting the
+    /// same kernel (default false; experimental).
+    pub share_kernel: Option<bool>,
 }
 
 /// A size given as a number of bytes or a string with a suffix.

@@ -9,8 +9,14 @@ use machine::virtio::DiskConfig;
 use crate::addfiles::{append_files, AddedFile};
 use crate::images;
 
-/// Kernel command line used for every boot; `--append` adds to it.
-pub const DEFAULT_BOOTARGS: &str = "console=ttyS0,115200 earlycon panic=-1";
+/// Kernel command line used for every boot, bare and in VMs; `--append`
+/// adds to it. `nokaslr` keeps the kernel where it was decompressed, so
+/// that VMs booting the same kernel can share its pages (KASLR would copy
+/// it to a random place); `init_on_alloc=0` stops Debian's kernel from
+/// zeroing every page it allocates (`CONFIG_INIT_ON_ALLOC_DEFAULT_ON`),
+/// which would write over pages the monitor shares. Bare runs get the
+/// same arguments, so comparisons stay fair.
+pub const DEFAULT_BOOTARGS: &str = "console=ttyS0,115200 earlycon panic=-1 nokaslr init_on_alloc=0";
 
 /// Which images to boot.
 #[derive(Clone, Debug, Default)]

@@ -123,7 +123,8 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
     let monitor_config = MonitorConfig {
         quantum: config.quantum,
         patch_privileged: !args.no_patch && config_file(args)?.monitor.patch.unwrap_or(true),
-        share_disk_pages: !args.no_sharing && config_file(args)?.monitor.sharing.unwrap_or(true),
+        sharing: !args.no_sharing && config_file(args)?.monitor.sharing.unwrap_or(true),
+        share_kernel: args.share_kernel || config_file(args)?.monitor.share_kernel.unwrap_or(false),
         costs: monitor::cost::CostTable::default().scaled(args.cost_scale.unwrap_or(1.0)),
         ..MonitorConfig::default()
     };

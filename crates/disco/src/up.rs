@@ -72,6 +72,11 @@ pub struct UpArgs {
     /// the file; to measure what sharing costs and saves).
     #[arg(long)]
     pub no_sharing: bool,
+    /// Share the pages of the decompressed kernel image between VMs booting
+    /// the same kernel (experimental: see docs/sharing.md; overrides the
+    /// file).
+    #[arg(long)]
+    pub share_kernel: bool,
 }
 
 /// Runs `disco up` and returns the exit status: 0 when every VM exited
@@ -105,7 +110,8 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
     let monitor_config = MonitorConfig {
         quantum: config.quantum,
         patch_privileged: !args.no_patch && file.monitor.patch.unwrap_or(true),
-        share_disk_pages: !args.no_sharing && file.monitor.sharing.unwrap_or(true),
+        sharing: !args.no_sharing && file.monitor.sharing.unwrap_or(true),
+        share_kernel: args.share_kernel || file.monitor.share_kernel.unwrap_or(false),
         ..MonitorConfig::default()
     };
     let mut monitor = Monitor::new(&mut machine, &vms, monitor_config)?;

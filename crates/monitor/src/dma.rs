@@ -158,7 +158,7 @@ impl DmaMemory for GuestMemory<'_> {
     }
 
     fn maps_disk_pages(&self) -> bool {
-        self.memory.share_disk_pages
+        self.memory.sharing_on
     }
 
     fn map_disk_page(

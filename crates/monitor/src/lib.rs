@@ -55,6 +55,7 @@ pub mod report;
 pub mod sched;
 pub mod services;
 pub mod subnet;
+mod textshare;
 mod trap;
 pub mod vcpu;
 pub mod vm;
@@ -96,9 +97,13 @@ pub struct MonitorConfig {
     /// on their first trap ([`patch`], §4.3.3). Off: every privileged
     /// instruction traps every time.
     pub patch_privileged: bool,
-    /// Map whole pages read from copy-on-write disks from the global disk
-    /// cache, shared between VMs (§4.2.5). Off: every read is copied.
-    pub share_disk_pages: bool,
+    /// Share memory between VMs (§4.2.5): whole pages read from
+    /// copy-on-write disks are mapped from the global disk cache. Off:
+    /// every read is copied.
+    pub sharing: bool,
+    /// Also share the pages of identical decompressed kernel images
+    /// between VMs (needs `sharing`).
+    pub share_kernel: bool,
 }
 
 impl Default for MonitorConfig {
@@ -108,7 +113,8 @@ impl Default for MonitorConfig {
             quantum: 10_000,
             timeslice: 4_000_000,
             patch_privileged: true,
-            share_disk_pages: true,
+            sharing: true,
+            share_kernel: false,
         }
     }
 }
@@ -166,7 +172,8 @@ impl Monitor {
         let timing = &machine.devices.timing;
         let nodes = timing.nodes();
         let mut memory = MachineMemory::new(machine.mem.size(), nodes, |pa| timing.home_of(pa));
-        memory.share_disk_pages = config.share_disk_pages;
+        memory.sharing_on = config.sharing;
+        memory.share_kernel = config.sharing && config.share_kernel;
         let cpu_hz = machine.clock().hz() as u32;
         let mut booted = Vec::with_capacity(vms.len());
         for (i, config) in vms.iter().enumerate() {

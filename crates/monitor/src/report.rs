@@ -246,19 +246,29 @@ impl MonitorReport {
         }
         let _ = writeln!(
             t,
-            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "sharing", "backed", "shared", "cachehit", "cachefill", "cowfault", "cowfresh"
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "sharing",
+            "backed",
+            "shared",
+            "cachehit",
+            "cachefill",
+            "kernshare",
+            "kernoffer",
+            "cowfault",
+            "cowfresh"
         );
         for vm in &self.vms {
             let s = &vm.sharing;
             let _ = writeln!(
                 t,
-                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 vm.name,
                 vm.footprint.pages_backed,
                 vm.footprint.pages_shared,
                 s.cache_hits,
                 s.cache_fills,
+                s.kernel_pages_mapped,
+                s.kernel_pages_offered,
                 s.cow_faults,
                 s.cow_replaced
             );

@@ -16,6 +16,7 @@ use mips::{Access, Cpu, Emulated, ExcCode, Exception, Instr, Trap};
 use crate::cost::Work;
 use crate::memory::alloc::{CHUNK_SHIFT, MONITOR_RESERVED};
 use crate::memory::ktlb;
+use crate::memory::memmap::SharedKind;
 use crate::mmio;
 use crate::patch;
 use crate::regpage;
@@ -183,6 +184,9 @@ impl Monitor {
         }
         if detailed {
             cycles += self.monitor_references(m, p, vi, ci, &t);
+        }
+        if self.vms[vi].vcpus[ci].shadow.privilege() == mips::Privilege::User {
+            self.share_kernel_image_once(m, p, vi, ci);
         }
         leave(&mut m.cpus[p], &mut self.vms[vi].vcpus[ci], work, cycles);
         if tracking {
@@ -377,32 +381,46 @@ impl Monitor {
         let Some(rewrite) = patch::rewrite(ins, t.in_delay_slot, &following) else {
             return false;
         };
-        // The monitor never writes a shared page either: the VM gets its
-        // own copy of the page first.
+        // The monitor never writes a shared page in place, with one
+        // exception: a rewrite in shared kernel text is the same for every
+        // VM (every vCPU's register page is at the same address, with the
+        // same layout), so it is made in place, for all the sharers at once,
+        // as if each had trapped there. A disk-cache page is copied first.
         let mut pa = tr.pa;
-        let user = self
-            .memory
-            .memmap
-            .shared(pa >> 12)
-            .and_then(|s| s.users.iter().find(|u| u.vm == vi).copied());
-        if let Some(user) = user {
-            let node = m.devices.timing.node_of_cpu(p as u32);
-            if self
-                .copy_on_write(
-                    m,
-                    vi,
-                    user.guest_page,
-                    node,
-                    "monitor rewriting an instruction",
-                )
-                .is_err()
-            {
-                return false;
+        let shared = self.memory.memmap.shared(pa >> 12).map(|s| {
+            let me = s.users.iter().find(|u| u.vm == vi).copied();
+            (s.kind, me)
+        });
+        match shared {
+            Some((SharedKind::KernelText { .. }, _)) => {
+                for k in 0..rewrite.words.len() as u64 {
+                    let Some(word) = m.mem.read_u32(pa + 4 * k).ok() else {
+                        return false;
+                    };
+                    self.memory.record_kernel_patch(pa + 4 * k, word);
+                }
             }
-            let Some(e) = self.vms[vi].pmap.entry(user.guest_page) else {
-                return false;
-            };
-            pa = (e.machine_page << 12) | (pa & 0xfff);
+            Some((_, Some(user))) => {
+                let node = m.devices.timing.node_of_cpu(p as u32);
+                if self
+                    .copy_on_write(
+                        m,
+                        vi,
+                        user.guest_page,
+                        node,
+                        "monitor rewriting an instruction",
+                    )
+                    .is_err()
+                {
+                    return false;
+                }
+                let Some(e) = self.vms[vi].pmap.entry(user.guest_page) else {
+                    return false;
+                };
+                pa = (e.machine_page << 12) | (pa & 0xfff);
+            }
+            Some((_, None)) => return false,
+            None => {}
         }
         for (k, &w) in rewrite.words.iter().enumerate() {
             if m.mem.write_u32(pa + 4 * k as u64, w).is_err() {

@@ -304,6 +304,27 @@ pub struct Vm {
     pub node: u32,
     /// Its memory footprint when it ended (its memory is then released).
     pub final_footprint: Option<Footprint>,
+    /// Guest pages `[first, end)` where its kernel's self-decompressing
+    /// image puts the decompressed kernel, if it has that layout.
+    pub kernel_image: Option<(u64, u64)>,
+    /// Its kernel image's pages were shared or offered
+    /// ([`crate::memory::kernel`]).
+    pub kernel_shared: bool,
+}
+
+/// Guest-physical address where the kernel of Linux's generic MIPS
+/// platform is decompressed to (`load-$(CONFIG_MIPS_GENERIC)`).
+pub const KERNEL_LOAD: u64 = 0x10_0000;
+
+/// The guest pages of the decompressed kernel when the loaded image has
+/// the layout of Debian's self-decompressing kernel: entry (the
+/// decompressor) in kseg0 above [`KERNEL_LOAD`]; the kernel is then
+/// decompressed to `[KERNEL_LOAD, entry)` (its BSS starts where the
+/// decompressor was loaded).
+pub fn decompressed_kernel_pages(entry: u64) -> Option<(u64, u64)> {
+    const CKSEG0: u64 = 0xffff_ffff_8000_0000;
+    let pa = entry.checked_sub(CKSEG0).filter(|pa| *pa < 0x2000_0000)?;
+    (pa > KERNEL_LOAD).then_some((KERNEL_LOAD >> 12, pa >> 12))
 }
 
 /// A VM's memory footprint: guest pages backed by machine memory.
@@ -387,6 +408,8 @@ impl Vm {
             layout,
             node,
             final_footprint: None,
+            kernel_image: decompressed_kernel_pages(layout.entry),
+            kernel_shared: false,
         })
     }
 

@@ -137,6 +137,21 @@ impl PagePool {
         None
     }
 
+    /// Takes `page` out of the pool if it is there (free in a broken-up
+    /// chunk); true if it was.
+    pub fn take(&mut self, chunks: &ChunkAllocator, page: u64) -> bool {
+        let c = (page / CHUNK_PAGES) as u32;
+        let node = chunks.node_of(c) as usize;
+        if !self.free[node].remove(&page) {
+            return false;
+        }
+        *self
+            .free_in_chunk
+            .get_mut(&c)
+            .expect("pool pages belong to broken chunks") -= 1;
+        true
+    }
+
     /// Takes back `page`; when its whole chunk is free, the chunk goes back
     /// to `chunks`.
     pub fn free(&mut self, chunks: &mut ChunkAllocator, page: u64) {

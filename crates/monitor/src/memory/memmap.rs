@@ -33,6 +33,12 @@ pub enum SharedKind {
         /// Its first sector.
         sector: u64,
     },
+    /// A page of a guest kernel's image, identical in every VM that maps
+    /// it ([`crate::memory::MachineMemory::share_kernel_page`]).
+    KernelText {
+        /// Hash of its contents (its key in the table of such pages).
+        hash: u64,
+    },
 }
 
 /// A shared page: what it holds and who maps it (read-only).

@@ -10,9 +10,12 @@
 
 pub mod alloc;
 pub mod diskcache;
+pub mod kernel;
 pub mod ktlb;
 pub mod memmap;
 pub mod pmap;
+
+use std::collections::BTreeMap;
 
 use mips::PhysMem;
 
@@ -36,6 +39,12 @@ pub struct SharingStats {
     /// Disk reads of a whole page that filled the cache from the disk and
     /// mapped the new cache page.
     pub cache_fills: u64,
+    /// Pages of its kernel image mapped from an identical page another VM
+    /// offered (its own copy freed).
+    pub kernel_pages_mapped: u64,
+    /// Pages of its kernel image it offered for sharing (no identical page
+    /// was there yet); they become shared when another VM matches them.
+    pub kernel_pages_offered: u64,
 }
 
 /// Machine memory as the monitor hands it to VMs.
@@ -57,7 +66,14 @@ pub struct MachineMemory {
     /// Per VM: what sharing did.
     pub sharing: Vec<SharingStats>,
     /// Disk reads may map pages of the global disk cache.
-    pub share_disk_pages: bool,
+    pub sharing_on: bool,
+    /// VMs share identical kernel-image pages.
+    pub share_kernel: bool,
+    /// Kernel-image pages by content hash ([`kernel`]).
+    kernel_pages: BTreeMap<u64, Vec<kernel::Candidate>>,
+    /// Instructions the monitor rewrote in place in shared kernel-image
+    /// pages: per machine page, (byte offset, original word).
+    kernel_patches: BTreeMap<u64, Vec<(u16, u32)>>,
 }
 
 /// Machine memory ran out.
@@ -77,7 +93,10 @@ impl MachineMemory {
             dirty: vec![0; pages.div_ceil(64) as usize],
             zeroed_pages: 0,
             sharing: Vec::new(),
-            share_disk_pages: true,
+            sharing_on: true,
+            share_kernel: false,
+            kernel_pages: BTreeMap::new(),
+            kernel_patches: BTreeMap::new(),
         }
     }
 
@@ -214,8 +233,9 @@ impl MachineMemory {
             .memmap
             .shared_pages()
             .filter(|(_, s)| s.users.is_empty())
-            .map(|(p, s)| match s.kind {
-                SharedKind::DiskCache { disk, sector } => (p, disk, sector),
+            .filter_map(|(p, s)| match s.kind {
+                SharedKind::DiskCache { disk, sector } => Some((p, disk, sector)),
+                SharedKind::KernelText { .. } => None,
             })
             .collect();
         for &(page, disk, sector) in &unused {
@@ -230,7 +250,7 @@ impl MachineMemory {
     /// `user` no longer uses machine page `page`: a private page is freed,
     /// a shared page loses a user (and is freed with its last one, unless
     /// the disk cache keeps it).
-    fn drop_user(&mut self, page: u64, user: PageUser) {
+    pub(crate) fn drop_user(&mut self, page: u64, user: PageUser) {
         match self.memmap.kind(page) {
             PageKind::Private => {
                 self.memmap.clear(page);
@@ -241,6 +261,9 @@ impl MachineMemory {
                 let left = self.memmap.remove_user(page, user);
                 let cached = matches!(kind, SharedKind::DiskCache { .. });
                 if left == 0 && !cached {
+                    if let SharedKind::KernelText { hash } = kind {
+                        self.forget_kernel_page(page, hash);
+                    }
                     self.memmap.drop_shared(page);
                     self.pool.free(&mut self.alloc, page);
                     tracing::debug!(target: "monitor::cow", "machine page {page:#x} freed (its last user, VM {}, left)", user.vm);
@@ -272,7 +295,15 @@ impl MachineMemory {
         if old.writable() {
             return Ok(None);
         }
-        let new = self.alloc_page(mem, node)?;
+        // The page's own place in its chunk if it is free (keeping the
+        // chunk one run, mappable with large pages), else any page.
+        let new = match pmap.own_page(guest_page) {
+            Some(own) if self.pool.take(&self.alloc, own) => {
+                self.zero_if_reused(mem, own);
+                own
+            }
+            _ => self.alloc_page(mem, node)?,
+        };
         if copy {
             let mut buf = [0u8; 4096];
             mem.read_bytes(old.machine_page << 12, &mut buf)

@@ -139,9 +139,9 @@ impl Pmap {
                     return Some((u64::from(*m) * CHUNK_PAGES + offset, true))
                 }
                 // Known without looking at the pages: whole unless a page
-                // in the range was remapped. A range holding remapped pages
-                // is taken as not one run (mapping it with smaller pages is
-                // always right).
+                // in the range was remapped. A range holding some remapped
+                // pages is taken as not one run (mapping it with smaller
+                // pages is always right).
                 Some(Chunk::Split(Some(m))) if pages > 1 => {
                     let remapped = self.irregular.get(&chunk).is_some_and(|set| {
                         set.range(offset as u16..(offset + pages) as u16)
@@ -163,6 +163,17 @@ impl Pmap {
             })
         });
         uniform.then_some((e0.machine_page, e0.writable()))
+    }
+
+    /// The machine page that backed guest page `page` when its chunk was
+    /// whole (for a chunk backed by a machine chunk), whatever backs it now.
+    pub fn own_page(&self, page: u64) -> Option<u64> {
+        match self.chunks.get((page / CHUNK_PAGES) as usize)? {
+            Chunk::Contiguous(m) | Chunk::Split(Some(m)) => {
+                Some(u64::from(*m) * CHUNK_PAGES + page % CHUNK_PAGES)
+            }
+            _ => None,
+        }
     }
 
     /// Backs guest chunk `chunk` with machine chunk `machine`: fills the

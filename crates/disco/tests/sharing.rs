@@ -8,26 +8,11 @@
 mod common;
 use common::{root_disk_image, run, sha256_file as sha256, stderr, stdout};
 
-fn u(v: &serde_json::Value) -> u64 {
-    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
-}
-
-#[test]
-fn four_vms_share_one_copy_on_write_root_disk() {
-    let image = root_disk_image();
-    let before = sha256(&image);
+/// Runs `disco up` on the configuration `toml`; returns its output and
+/// its statistics (`--stats-json`). Fails unless every VM ended well.
+fn up_with_stats(toml: &str) -> (String, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vms.toml");
-    let mut toml = String::from("[machine]\ncpus = 4\nnodes = 2\nmem = \"1280M\"\n");
-    for name in ["a", "b", "c", "d"] {
-        // Each VM writes a file of its own over the shared root, lists
-        // what is there, and runs a workload from the shared disk.
-        toml.push_str(&format!(
-            "[[vm]]\nname = \"{name}\"\nmem = \"256M\"\nrootfs = true\n\
-             exec = \"echo {name} > /etc/mine-{name}; ls /etc | grep mine-; \
-             workload database --quick --fast --cpus 1\"\n"
-        ));
-    }
     std::fs::write(&file, toml).unwrap();
     let stats = dir.path().join("stats.json");
     let o = run(&[
@@ -38,6 +23,29 @@ fn four_vms_share_one_copy_on_write_root_disk() {
     ]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}\nstderr:\n{}", stderr(&o));
+    let json = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    (out, json)
+}
+
+fn u(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
+}
+
+#[test]
+fn four_vms_share_one_copy_on_write_root_disk() {
+    let image = root_disk_image();
+    let before = sha256(&image);
+    let mut toml = String::from("[machine]\ncpus = 4\nnodes = 2\nmem = \"1280M\"\n");
+    for name in ["a", "b", "c", "d"] {
+        // Each VM writes a file of its own over the shared root, lists
+        // what is there, and runs a workload from the shared disk.
+        toml.push_str(&format!(
+            "[[vm]]\nname = \"{name}\"\nmem = \"256M\"\nrootfs = true\n\
+             exec = \"echo {name} > /etc/mine-{name}; ls /etc | grep mine-; \
+             workload database --quick --fast --cpus 1\"\n"
+        ));
+    }
+    let (out, json) = up_with_stats(&toml);
     for name in ["a", "b", "c", "d"] {
         // A VM sees its own file and no other VM's.
         let mine: Vec<&str> = out
@@ -52,9 +60,6 @@ fn four_vms_share_one_copy_on_write_root_disk() {
         );
     }
     assert_eq!(sha256(&image), before, "the base image was written");
-
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     let mon = &json["monitor"];
     let cached = u(&mon["memory"]["disk_cache_pages"]);
     let mut mapped = 0;
@@ -80,28 +85,13 @@ fn four_vms_share_one_copy_on_write_root_disk() {
 
 #[test]
 fn vms_booting_one_kernel_share_its_image_with_share_kernel() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("vms.toml");
-    std::fs::write(
-        &file,
+    let (out, json) = up_with_stats(
         "[machine]\ncpus = 2\nnodes = 2\nmem = \"544M\"\n[monitor]\nshare_kernel = true\n\
          [[vm]]\nname = \"a\"\nmem = \"256M\"\nexec = \"echo a: $(uname -r)\"\n\
          [[vm]]\nname = \"b\"\nmem = \"256M\"\nexec = \"echo b: $(uname -r)\"\n",
-    )
-    .unwrap();
-    let stats = dir.path().join("stats.json");
-    let o = run(&[
-        "up",
-        file.to_str().unwrap(),
-        "--stats-json",
-        stats.to_str().unwrap(),
-    ]);
-    let out = stdout(&o);
-    assert!(o.status.success(), "{out}\nstderr:\n{}", stderr(&o));
+    );
     assert!(out.contains("[a] a: 6.1.0"), "{out}");
     assert!(out.contains("[b] b: 6.1.0"), "{out}");
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
     let vms = json["monitor"]["vms"].as_array().unwrap();
     let kernel = |i: usize, what: &str| u(&vms[i]["sharing"][what]);
     // The kernel image is ~4 500 pages: one VM offered them, the other

@@ -179,7 +179,7 @@ impl DmaMemory for GuestMemory<'_> {
                 let Ok(m) = self.memory.alloc_page(self.mem, self.node) else {
                     return Ok(MappedPage::Declined);
                 };
-                let mut buf = vec![0u8; 4096];
+                let mut buf = [0u8; 4096];
                 if load(&mut buf).is_err() {
                     self.memory.free_unused_page(m);
                     return Ok(MappedPage::ReadFailed);

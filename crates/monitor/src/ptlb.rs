@@ -115,18 +115,26 @@ impl PhysTlb {
             first_page: pair.first_page,
             pages: pair.pages,
         };
-        self.drop_overlapping(cpu, 0..self.kernel_slots, &pair.entry);
+        self.drop_overlapping(cpu, 0..self.kernel_slots, &pair.entry, |s| {
+            matches!(s, Slot::Kernel { .. })
+        });
         self.insert_in_kernel_part(cpu, pair.entry, slot, |s| s == Slot::Empty);
     }
 
-    /// Empties the slots among `slots` whose entries would match an address
-    /// that `entry` matches.
-    fn drop_overlapping(&mut self, cpu: &mut Cpu, slots: std::ops::Range<usize>, entry: &TlbEntry) {
+    /// Empties the slots among `slots` that `candidate` selects and whose
+    /// entries would match an address that `entry` matches.
+    fn drop_overlapping(
+        &mut self,
+        cpu: &mut Cpu,
+        slots: std::ops::Range<usize>,
+        entry: &TlbEntry,
+        candidate: impl Fn(Slot) -> bool,
+    ) {
         // Inclusive ends: the last region's range wraps to 0.
         let (start, end) = entry.virtual_range();
         let last = end.wrapping_sub(1);
         for i in slots {
-            if self.slots[i] == Slot::Empty {
+            if !candidate(self.slots[i]) {
                 continue;
             }
             let old = cpu.tlb().entry(i);
@@ -167,7 +175,10 @@ impl PhysTlb {
 
     /// Installs `entry`, the machine translation of guest TLB entry
     /// `guest_index` (whose halves map `guest_pages`), replacing any
-    /// translation it overlaps.
+    /// translation of that entry it overlaps. Only those can overlap: the
+    /// guest's own entries do not, and the translations of an entry it
+    /// replaces are dropped at once; but one large guest page may be mapped
+    /// in pieces of different sizes ([`crate::vcpu::machine_entry`]).
     pub fn insert_guest(
         &mut self,
         cpu: &mut Cpu,
@@ -176,7 +187,9 @@ impl PhysTlb {
         guest_index: usize,
         guest_pages: [u64; 2],
     ) {
-        self.drop_overlapping(cpu, self.kernel_slots..TLB_ENTRIES, &entry);
+        self.drop_overlapping(cpu, self.kernel_slots..TLB_ENTRIES, &entry, |s| {
+            matches!(s, Slot::Guest { vm: v, guest_index: g, .. } if v == vm && g == guest_index)
+        });
         let i = self.next_guest;
         self.next_guest = if i + 1 == TLB_ENTRIES {
             self.kernel_slots

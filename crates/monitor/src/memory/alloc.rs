@@ -25,6 +25,15 @@ pub const CHUNK_PAGES: u64 = CHUNK_BYTES >> 12;
 /// Machine memory reserved for the monitor at the bottom of RAM.
 pub const MONITOR_RESERVED: u64 = CHUNK_BYTES;
 
+/// The `nodes` node numbers, `node` first, then by distance from it (ties
+/// to the lower node).
+fn nearest_first(nodes: usize, node: u32) -> impl Iterator<Item = usize> {
+    let want = (node as usize).min(nodes.max(1) - 1);
+    let mut order: Vec<usize> = (0..nodes).collect();
+    order.sort_by_key(|&n| (n.abs_diff(want), n));
+    order.into_iter()
+}
+
 /// Free machine chunks, per node.
 #[derive(Debug, Clone)]
 pub struct ChunkAllocator {
@@ -59,11 +68,7 @@ impl ChunkAllocator {
     /// A free chunk, from node `node` if it has one, else from the nearest
     /// node that does (by node number distance; ties to the lower node).
     pub fn alloc(&mut self, node: u32) -> Option<u32> {
-        let nodes = self.free.len() as i64;
-        let want = i64::from(node).min(nodes - 1);
-        let mut order: Vec<i64> = (0..nodes).collect();
-        order.sort_by_key(|&n| ((n - want).abs(), n));
-        order.into_iter().find_map(|n| self.free[n as usize].pop())
+        nearest_first(self.free.len(), node).find_map(|n| self.free[n].pop())
     }
 
     /// Returns chunk `chunk` to its node's free list.
@@ -112,16 +117,12 @@ impl PagePool {
     /// up a chunk of `chunks` when no pool page is near enough; `None` when
     /// machine memory is exhausted.
     pub fn alloc(&mut self, chunks: &mut ChunkAllocator, node: u32) -> Option<u64> {
-        let nodes = self.free.len() as i64;
-        let want = i64::from(node).min(nodes - 1);
-        let mut order: Vec<i64> = (0..nodes).collect();
-        order.sort_by_key(|&n| ((n - want).abs(), n));
-        for n in order {
+        for n in nearest_first(self.free.len(), node) {
             // A pool page of this node first, else a fresh chunk of it.
-            let page = self.free[n as usize].pop_first().or_else(|| {
-                let c = chunks.free[n as usize].pop()?;
+            let page = self.free[n].pop_first().or_else(|| {
+                let c = chunks.free[n].pop()?;
                 let first = u64::from(c) * CHUNK_PAGES;
-                self.free[n as usize].extend(first + 1..first + CHUNK_PAGES);
+                self.free[n].extend(first + 1..first + CHUNK_PAGES);
                 self.free_in_chunk.insert(c, CHUNK_PAGES);
                 Some(first)
             });

@@ -90,7 +90,7 @@ pub struct KernelPair {
 /// evict, and be evicted by, the small pairs inside that chunk on every
 /// access. `None` when not even the 4 KiB page of `gpa` is backed.
 pub fn kernel_pair(va: u64, gpa: u64, pmap: &Pmap) -> Option<KernelPair> {
-    use crate::memory::pmap::{LO_CACHED, LO_D, LO_V};
+    use crate::memory::pmap::{PmapEntry, LO_V};
     let page = gpa >> 12;
     PAGE_SIZES.iter().find_map(|&size| {
         let pages = size >> 12;
@@ -102,8 +102,7 @@ pub fn kernel_pair(va: u64, gpa: u64, pmap: &Pmap) -> Option<KernelPair> {
                 return Some(LO_G);
             }
             let (machine, writable) = pmap.run(first, pages)?;
-            let d = if writable { LO_D } else { 0 };
-            Some((machine << 6) | LO_CACHED | d | LO_V | LO_G)
+            Some(PmapEntry::with(machine, writable).lo | LO_G)
         };
         let (lo0, lo1) = (half(0)?, half(1)?);
         let mine = if (page - pair_first) < pages {

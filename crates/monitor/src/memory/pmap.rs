@@ -37,20 +37,23 @@ pub struct PmapEntry {
 }
 
 impl PmapEntry {
-    /// The entry for machine page `machine_page`, writable.
-    pub fn new(machine_page: u64) -> Self {
+    /// The entry for machine page `machine_page`, writable or not.
+    pub fn with(machine_page: u64, writable: bool) -> Self {
+        let d = if writable { LO_D } else { 0 };
         PmapEntry {
             machine_page,
-            lo: (machine_page << 6) | LO_CACHED | LO_D | LO_V,
+            lo: (machine_page << 6) | LO_CACHED | d | LO_V,
         }
+    }
+
+    /// The entry for machine page `machine_page`, writable.
+    pub fn new(machine_page: u64) -> Self {
+        PmapEntry::with(machine_page, true)
     }
 
     /// The entry for machine page `machine_page`, shared read-only.
     pub fn read_only(machine_page: u64) -> Self {
-        PmapEntry {
-            machine_page,
-            lo: (machine_page << 6) | LO_CACHED | LO_V,
-        }
+        PmapEntry::with(machine_page, false)
     }
 
     /// True when the VM may write the page in place.

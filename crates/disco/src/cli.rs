@@ -110,6 +110,11 @@ pub struct RunArgs {
     /// Write all statistics, with the per-page per-node miss counters, as JSON.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+    /// Write the memory footprint at the end of the run as JSON (Fig. 7:
+    /// pages holding data per category; with --vm also what is shared and
+    /// the machine footprint) and print it as a table.
+    #[arg(long, value_name = "FILE")]
+    pub memory_report: Option<PathBuf>,
     /// Attribute kernel time to kernel services (system calls, TLB refills,
     /// page faults, interrupts: what entered the kernel from user mode until
     /// it returned), as in the paper's Table 2; --stats prints the top 10
@@ -151,14 +156,15 @@ pub struct RunArgs {
     /// traps to the monitor every time (pure trap-and-emulate).
     #[arg(long, requires = "vm")]
     pub no_patch: bool,
-    /// With --vm: never map copy-on-write disks' pages from the global disk
-    /// cache; every read is copied (to measure what sharing costs).
+    /// With --vm: share no memory between VMs: copy-on-write disks' pages
+    /// are never mapped from the global disk cache (every read is copied)
+    /// and kernel images are not shared (to measure what sharing costs).
     #[arg(long, requires = "vm")]
     pub no_sharing: bool,
-    /// With --vm: share the pages of the decompressed kernel image between
-    /// VMs booting the same kernel (experimental: see docs/sharing.md).
+    /// With --vm: do not share the pages of the decompressed kernel image
+    /// between VMs booting the same kernel (see docs/sharing.md).
     #[arg(long, requires = "vm")]
-    pub share_kernel: bool,
+    pub no_kernel_sharing: bool,
     /// With --vm: multiply every entry of the monitor's cost table by F
     /// (the costs are estimates: this shows how much a result depends on them).
     #[arg(long, requires = "vm", value_name = "F", value_parser = crate::run::parse_cost_scale)]

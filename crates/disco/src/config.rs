@@ -116,7 +116,7 @@ pub struct MonitorSection {
     /// cache (default true); false copies every read instead.
     pub sharing: Option<bool>,
     /// Share the decompressed kernel image's pages between VMs booting the
-    /// same kernel (default false; experimental).
+    /// same kernel (default true, when `sharing` is on).
     pub share_kernel: Option<bool>,
 }
 

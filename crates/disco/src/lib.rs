@@ -14,6 +14,7 @@ pub mod exec_output;
 pub mod experiment;
 pub mod guest;
 pub mod images;
+pub mod memreport;
 pub mod run;
 pub mod session;
 pub mod size;

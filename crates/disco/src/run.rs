@@ -124,7 +124,8 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
         quantum: config.quantum,
         patch_privileged: !args.no_patch && config_file(args)?.monitor.patch.unwrap_or(true),
         sharing: !args.no_sharing && config_file(args)?.monitor.sharing.unwrap_or(true),
-        share_kernel: args.share_kernel || config_file(args)?.monitor.share_kernel.unwrap_or(false),
+        share_kernel: !args.no_kernel_sharing
+            && config_file(args)?.monitor.share_kernel.unwrap_or(true),
         costs: monitor::cost::CostTable::default().scaled(args.cost_scale.unwrap_or(1.0)),
         ..MonitorConfig::default()
     };
@@ -342,7 +343,11 @@ fn write_reports(s: &dyn Session, args: &RunArgs) -> Result<()> {
         s.monitor(),
         args.stats,
         args.stats_json.as_deref(),
-    )
+    )?;
+    if let Some(path) = &args.memory_report {
+        crate::memreport::write(s.machine(), s.monitor(), path)?;
+    }
+    Ok(())
 }
 
 /// Prints the one-line summary of the run since `start`.

@@ -23,7 +23,11 @@ pub fn write(
     }
     let region = m.region_report().is_some();
     let r = m.region_report().cloned().unwrap_or_else(|| report(m));
-    let mr = monitor.map(|mon| mon.region_report().cloned().unwrap_or_else(|| mon.report()));
+    let mr = monitor.map(|mon| {
+        mon.region_report()
+            .cloned()
+            .unwrap_or_else(|| mon.report(&m.mem))
+    });
     if table {
         if region {
             eprintln!("disco: statistics of the guest's measured region");

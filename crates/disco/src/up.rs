@@ -56,6 +56,11 @@ pub struct UpArgs {
     /// Write the statistics and the accounting as JSON.
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
+    /// Write the memory footprint of each VM and of the machine at the end
+    /// of the run as JSON (Fig. 7: V and M per category) and print it as a
+    /// table.
+    #[arg(long, value_name = "FILE")]
+    pub memory_report: Option<PathBuf>,
     /// Attribute each VM's kernel time to kernel services (as `disco run
     /// --services`).
     #[arg(long)]
@@ -67,16 +72,16 @@ pub struct UpArgs {
     /// monitor every time (pure trap-and-emulate; overrides the file).
     #[arg(long)]
     pub no_patch: bool,
-    /// Never map copy-on-write disks' pages from the global disk cache:
-    /// every read is copied into the reading VM's own memory (overrides
-    /// the file; to measure what sharing costs and saves).
+    /// Share no memory between VMs: copy-on-write disks' pages are never
+    /// mapped from the global disk cache (every read is copied into the
+    /// reading VM's own memory) and kernel images are not shared
+    /// (overrides the file; to measure what sharing costs and saves).
     #[arg(long)]
     pub no_sharing: bool,
-    /// Share the pages of the decompressed kernel image between VMs booting
-    /// the same kernel (experimental: see docs/sharing.md; overrides the
-    /// file).
+    /// Do not share the pages of the decompressed kernel image between VMs
+    /// booting the same kernel (see docs/sharing.md; overrides the file).
     #[arg(long)]
-    pub share_kernel: bool,
+    pub no_kernel_sharing: bool,
 }
 
 /// Runs `disco up` and returns the exit status: 0 when every VM exited
@@ -111,7 +116,7 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
         quantum: config.quantum,
         patch_privileged: !args.no_patch && file.monitor.patch.unwrap_or(true),
         sharing: !args.no_sharing && file.monitor.sharing.unwrap_or(true),
-        share_kernel: args.share_kernel || file.monitor.share_kernel.unwrap_or(false),
+        share_kernel: !args.no_kernel_sharing && file.monitor.share_kernel.unwrap_or(true),
         ..MonitorConfig::default()
     };
     let mut monitor = Monitor::new(&mut machine, &vms, monitor_config)?;
@@ -418,5 +423,9 @@ fn write_reports(machine: &Machine, monitor: &Monitor, args: &UpArgs) -> Result<
         Some(monitor),
         args.stats,
         args.stats_json.as_deref(),
-    )
+    )?;
+    if let Some(path) = &args.memory_report {
+        crate::memreport::write(machine, Some(monitor), path)?;
+    }
+    Ok(())
 }

@@ -8,23 +8,33 @@
 mod common;
 use common::{root_disk_image, run, sha256_file as sha256, stderr, stdout};
 
-/// Runs `disco up` on the configuration `toml`; returns its output and
-/// its statistics (`--stats-json`). Fails unless every VM ended well.
-fn up_with_stats(toml: &str) -> (String, serde_json::Value) {
+/// Runs `disco up` on the configuration `toml`; returns its output, its
+/// statistics (`--stats-json`) and its memory report (`--memory-report`).
+/// Fails unless every VM ended well.
+fn up_with_reports(toml: &str) -> (String, serde_json::Value, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("vms.toml");
     std::fs::write(&file, toml).unwrap();
     let stats = dir.path().join("stats.json");
+    let memory = dir.path().join("memory.json");
     let o = run(&[
         "up",
         file.to_str().unwrap(),
         "--stats-json",
         stats.to_str().unwrap(),
+        "--memory-report",
+        memory.to_str().unwrap(),
     ]);
     let out = stdout(&o);
     assert!(o.status.success(), "{out}\nstderr:\n{}", stderr(&o));
-    let json = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
-    (out, json)
+    let read =
+        |p: &std::path::Path| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    assert!(
+        stderr(&o).contains("M/V = "),
+        "the footprint table: {}",
+        stderr(&o)
+    );
+    (out, read(&stats), read(&memory))
 }
 
 fn u(v: &serde_json::Value) -> u64 {
@@ -45,7 +55,7 @@ fn four_vms_share_one_copy_on_write_root_disk() {
              workload database --quick --fast --cpus 1\"\n"
         ));
     }
-    let (out, json) = up_with_stats(&toml);
+    let (out, json, memory) = up_with_reports(&toml);
     for name in ["a", "b", "c", "d"] {
         // A VM sees its own file and no other VM's.
         let mine: Vec<&str> = out
@@ -78,15 +88,24 @@ fn four_vms_share_one_copy_on_write_root_disk() {
         mapped >= 3 * cached,
         "{mapped} disk pages mapped into VMs from {cached} cached pages"
     );
+    // The footprint report: the buffer cache is held once on the machine.
+    let m = &memory["machine"];
+    let (v_cache, m_cache) = (
+        u(&m["virtual_pages"]["buffer_cache"]),
+        u(&m["machine_pages"]["buffer_cache"]),
+    );
+    assert!(v_cache >= 2 * m_cache && m_cache > 0, "{m}");
     eprintln!(
-        "root disk pages: {cached} in the cache, mapped {mapped} times; {cow_faults} copy-on-write faults"
+        "root disk pages: {cached} in the cache, mapped {mapped} times; {cow_faults} copy-on-write faults; \
+         buffer cache {v_cache} virtual, {m_cache} machine pages; M/V {}",
+        memory["ratio"]
     );
 }
 
 #[test]
-fn vms_booting_one_kernel_share_its_image_with_share_kernel() {
-    let (out, json) = up_with_stats(
-        "[machine]\ncpus = 2\nnodes = 2\nmem = \"544M\"\n[monitor]\nshare_kernel = true\n\
+fn vms_booting_one_kernel_share_its_image() {
+    let (out, json, memory) = up_with_reports(
+        "[machine]\ncpus = 2\nnodes = 2\nmem = \"544M\"\n\
          [[vm]]\nname = \"a\"\nmem = \"256M\"\nexec = \"echo a: $(uname -r)\"\n\
          [[vm]]\nname = \"b\"\nmem = \"256M\"\nexec = \"echo b: $(uname -r)\"\n",
     );
@@ -103,4 +122,22 @@ fn vms_booting_one_kernel_share_its_image_with_share_kernel() {
         "{mapped} kernel pages shared, {offered} offered"
     );
     assert!(u(&vms[0]["footprint"]["pages_shared"]) > 2000, "{}", vms[0]);
+    // Sharing is by 1 MiB region: the kernel's data regions, identical at
+    // boot, are written and unshared whole; its text stays shared.
+    let unshared = kernel(0, "kernel_regions_unshared") + kernel(1, "kernel_regions_unshared");
+    assert!(
+        (1..=6).contains(&unshared),
+        "{unshared} of ~18 kernel regions unshared"
+    );
+    // The footprint report counts the shared kernel pages once.
+    let m = &memory["machine"];
+    let (v_image, m_image) = (
+        u(&m["virtual_pages"]["kernel_image"]),
+        u(&m["machine_pages"]["kernel_image"]),
+    );
+    assert!(
+        m_image < v_image * 6 / 10 && m_image > v_image / 2 - 1,
+        "kernel image: {v_image} virtual, {m_image} machine pages"
+    );
+    assert_eq!(memory["vms"].as_array().unwrap().len(), 2);
 }

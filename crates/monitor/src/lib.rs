@@ -44,6 +44,7 @@
 
 pub mod cost;
 mod dma;
+pub mod footprint;
 pub mod ie_dead;
 pub mod memory;
 pub mod mmio;
@@ -101,8 +102,8 @@ pub struct MonitorConfig {
     /// copy-on-write disks are mapped from the global disk cache. Off:
     /// every read is copied.
     pub sharing: bool,
-    /// Also share the pages of identical decompressed kernel images
-    /// between VMs (needs `sharing`).
+    /// Also share the regions of identical decompressed kernel images
+    /// between VMs ([`memory::kernel`]; needs `sharing`).
     pub share_kernel: bool,
 }
 
@@ -114,7 +115,7 @@ impl Default for MonitorConfig {
             timeslice: 4_000_000,
             patch_privileged: true,
             sharing: true,
-            share_kernel: false,
+            share_kernel: true,
         }
     }
 }
@@ -272,6 +273,11 @@ impl Monitor {
         let mut cycles = remapped.len() as u64 * self.costs.map_page;
         for page in remapped {
             cycles += self.shoot_down(m, vi, page) as u64 * self.costs.shootdown;
+            // A write into a shared kernel-image region unshares it. It
+            // cannot fail for want of memory here: the page is already
+            // private, and copies for other VMs that do not fit leave
+            // those VMs sharing (still read-only, still correct).
+            cycles += self.unshare_kernel_region(m, vi, page).unwrap_or(0);
         }
         cycles
     }
@@ -290,7 +296,12 @@ impl Monitor {
         }
         let vm = &mut self.vms[vi];
         if vm.final_footprint.is_none() {
-            vm.final_footprint = Some(vm::Footprint::of(&vm.pmap));
+            vm.final_footprint = Some(footprint::Footprint::of(
+                &vm.pmap,
+                &self.memory,
+                &m.mem,
+                vm.kernel_image,
+            ));
         }
         self.memory.release(vi, &mut self.vms[vi].pmap);
     }

@@ -1,10 +1,12 @@
 //! Per-VM and per-vCPU accounting in the columns of the paper's Table 2.
 
+use mips::PhysMem;
 use serde::Serialize;
 
 use crate::cost::{CostTable, VcpuStats};
+use crate::footprint::{Footprint, MachineFootprint, MonitorBytes};
 use crate::memory::SharingStats;
-use crate::vm::{Footprint, VmState};
+use crate::vm::VmState;
 use crate::Monitor;
 
 /// One VM's figures.
@@ -41,6 +43,9 @@ pub struct MemorySummary {
     pub disk_cache_pages: u64,
     /// Free machine memory, bytes.
     pub free_bytes: u64,
+    /// The footprint over all VMs (each VM's now, or when it ended), as
+    /// in Fig. 7.
+    pub footprint: MachineFootprint,
 }
 
 /// The monitor's figures.
@@ -57,9 +62,10 @@ pub struct MonitorReport {
 }
 
 impl Monitor {
-    /// The accounting so far.
-    pub fn report(&self) -> MonitorReport {
-        let vms = self
+    /// The accounting so far (`mem`: machine memory, to tell the pages
+    /// holding data).
+    pub fn report(&self, mem: &PhysMem) -> MonitorReport {
+        let vms: Vec<VmReport> = self
             .vms
             .iter()
             .enumerate()
@@ -74,13 +80,18 @@ impl Monitor {
                     vcpus,
                     services: crate::services::collect(&vm.vcpus),
                     sharing: self.memory.sharing.get(i).copied().unwrap_or_default(),
-                    footprint: vm
-                        .final_footprint
-                        .unwrap_or_else(|| Footprint::of(&vm.pmap)),
+                    footprint: vm.final_footprint.clone().unwrap_or_else(|| {
+                        Footprint::of(&vm.pmap, &self.memory, mem, vm.kernel_image)
+                    }),
                 }
             })
             .collect();
         let mm = &self.memory;
+        let monitor = MonitorBytes {
+            pmaps: self.vms.iter().map(|vm| vm.pmap.structure_bytes()).sum(),
+            ..mm.structure_bytes()
+        };
+        let footprint = MachineFootprint::of(vms.iter().map(|v: &VmReport| &v.footprint), monitor);
         let memory = MemorySummary {
             private_pages: mm.memmap.private_pages() as u64,
             shared_pages: mm.memmap.shared_pages().count() as u64,
@@ -91,6 +102,7 @@ impl Monitor {
                 .sum(),
             disk_cache_pages: mm.disk_cache.pages() as u64,
             free_bytes: mm.free_bytes(),
+            footprint,
         };
         MonitorReport {
             costs: self.costs.clone(),
@@ -143,7 +155,7 @@ impl Monitor {
                 }
                 SimRequest::EndRegion => {
                     m.end_region();
-                    self.region = Some(Box::new(self.report()));
+                    self.region = Some(Box::new(self.report(&m.mem)));
                 }
             }
         }
@@ -246,7 +258,7 @@ impl MonitorReport {
         }
         let _ = writeln!(
             t,
-            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "sharing",
             "backed",
             "shared",
@@ -254,6 +266,7 @@ impl MonitorReport {
             "cachefill",
             "kernshare",
             "kernoffer",
+            "kernunshr",
             "cowfault",
             "cowfresh"
         );
@@ -261,7 +274,7 @@ impl MonitorReport {
             let s = &vm.sharing;
             let _ = writeln!(
                 t,
-                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+                "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
                 vm.name,
                 vm.footprint.pages_backed,
                 vm.footprint.pages_shared,
@@ -269,6 +282,7 @@ impl MonitorReport {
                 s.cache_fills,
                 s.kernel_pages_mapped,
                 s.kernel_pages_offered,
+                s.kernel_regions_unshared,
                 s.cow_faults,
                 s.cow_replaced
             );

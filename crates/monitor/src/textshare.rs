@@ -1,19 +1,40 @@
 //! When to share a VM's kernel image, and the remapping it takes
 //! ([`crate::memory::kernel`]).
+//!
+//! The image is shared and unshared by whole, aligned regions of
+//! [`KERNEL_REGION_PAGES`]: a region is shared only when every page of it
+//! has a twin, and the first write to a shared region gives every VM
+//! sharing it its own copy of the whole region. Each region therefore
+//! stays one run of machine memory in every VM, mapped by the kernel
+//! segment's large pages. Sharing page by page left the kernel's data
+//! (identical in every VM at boot, then written) a patchwork of shared and
+//! private pages, mapped with 4 KiB pages: a pmake run then took four times
+//! as many kernel TLB faults.
+
+use std::ops::Range;
 
 use machine::Machine;
 
 use crate::cost::Work;
 use crate::memory::kernel::{page_hash, Twin};
-use crate::memory::memmap::PageUser;
+use crate::memory::memmap::{PageKind, PageUser, SharedKind};
 use crate::memory::pmap::PmapEntry;
 use crate::trap::charge;
 use crate::Monitor;
 
+/// Guest pages per kernel-image region (1 MiB, aligned).
+pub const KERNEL_REGION_PAGES: u64 = 256;
+
+/// The region of the kernel image `[first, end)` holding `guest_page`.
+fn region_of(guest_page: u64, (first, end): (u64, u64)) -> Range<u64> {
+    let start = guest_page / KERNEL_REGION_PAGES * KERNEL_REGION_PAGES;
+    start.max(first)..(start + KERNEL_REGION_PAGES).min(end)
+}
+
 impl Monitor {
     /// Once per boot, when VM `vi`'s vCPU `ci` (on CPU `p`) first runs in
-    /// user mode: its kernel is settled, its image's pages are shared with
-    /// identical pages of other VMs or offered to them.
+    /// user mode: its kernel is settled, its image's regions are shared
+    /// with identical regions of other VMs or offered to them.
     pub(crate) fn share_kernel_image_once(
         &mut self,
         m: &mut Machine,
@@ -22,7 +43,7 @@ impl Monitor {
         ci: usize,
     ) {
         let vm = &self.vms[vi];
-        let Some((first, end)) = vm.kernel_image else {
+        let Some(image) = vm.kernel_image else {
             return;
         };
         if vm.kernel_shared || !self.memory.share_kernel {
@@ -30,8 +51,30 @@ impl Monitor {
         }
         self.vms[vi].kernel_shared = true;
         let mut cycles = 0;
+        let mut at = image.0;
+        while at < image.1 {
+            let region = region_of(at, image);
+            at = region.end;
+            cycles += self.share_kernel_region(m, vi, region);
+        }
+        let s = self.memory.sharing_mut(vi);
+        tracing::debug!(target: "monitor::cow", vm = vi, "kernel image: {} pages shared with other VMs, {} offered", s.kernel_pages_mapped, s.kernel_pages_offered);
+        charge(
+            &mut m.cpus[p],
+            &mut self.vms[vi].vcpus[ci],
+            Work::Services,
+            cycles,
+        );
+    }
+
+    /// Shares the kernel-image pages `region` of VM `vi` if every one has
+    /// a twin in another VM, else offers those that have none. Returns the
+    /// cycles it cost.
+    fn share_kernel_region(&mut self, m: &mut Machine, vi: usize, region: Range<u64>) -> u64 {
         let mut data = [0u8; 4096];
-        for guest_page in first..end {
+        let mut pages = Vec::new();
+        let mut twins = 0;
+        for guest_page in region {
             let Some(e) = self.vms[vi]
                 .pmap
                 .entry(guest_page)
@@ -43,13 +86,30 @@ impl Monitor {
                 continue;
             }
             let hash = page_hash(&data);
-            cycles += self.costs.map_page;
-            let page = match self.memory.kernel_twin(&m.mem, hash, &data, vi) {
-                None => {
+            let twin = self.memory.kernel_twin(&m.mem, hash, &data, vi, guest_page);
+            twins += usize::from(twin.is_some());
+            pages.push((guest_page, e.machine_page, hash, twin.is_some()));
+        }
+        let mut cycles = pages.len() as u64 * self.costs.map_page;
+        if twins < pages.len() {
+            for (guest_page, page, hash, twin) in pages {
+                if !twin {
                     let owner = PageUser { vm: vi, guest_page };
-                    self.memory.offer_kernel_page(hash, e.machine_page, owner);
-                    continue;
+                    self.memory.offer_kernel_page(hash, page, owner);
                 }
+            }
+            return cycles;
+        }
+        for (guest_page, page, hash, _) in pages {
+            // Looked up again: an earlier page of the region may have
+            // turned an offered twin into a shared one.
+            m.mem
+                .read_bytes(page << 12, &mut data)
+                .expect("mapped pages lie in RAM");
+            let twin = self.memory.kernel_twin(&m.mem, hash, &data, vi, guest_page);
+            let page = match twin {
+                // Cannot happen (nothing was written since); stays private.
+                None => continue,
                 Some(Twin::Shared(page)) => page,
                 Some(Twin::Offered(c)) => {
                     self.memory.share_offered(c, hash);
@@ -67,13 +127,79 @@ impl Monitor {
             self.memory.sharing_mut(vi).kernel_pages_mapped += 1;
             cycles += self.shoot_down(m, vi, guest_page) as u64 * self.costs.shootdown;
         }
-        let s = self.memory.sharing_mut(vi);
-        tracing::debug!(target: "monitor::cow", vm = vi, "kernel image: {} pages shared with other VMs, {} offered", s.kernel_pages_mapped, s.kernel_pages_offered);
-        charge(
-            &mut m.cpus[p],
-            &mut self.vms[vi].vcpus[ci],
-            Work::Services,
-            cycles,
-        );
+        cycles
+    }
+
+    /// Guest page `guest_page` of VM `vi` is about to be written, or was
+    /// just given a private page by a device's DMA: if it lies in a shared
+    /// region of its kernel image, every VM sharing that region gets its
+    /// own copy of the region (the VM whose chunk a page came from keeps
+    /// it), and `vi`'s pages go back to their places in its chunk. Returns
+    /// the cycles it cost.
+    pub(crate) fn unshare_kernel_region(
+        &mut self,
+        m: &mut Machine,
+        vi: usize,
+        guest_page: u64,
+    ) -> Result<u64, String> {
+        let Some(image) = self.vms[vi].kernel_image else {
+            return Ok(0);
+        };
+        if !(image.0..image.1).contains(&guest_page) {
+            return Ok(0);
+        }
+        let region = region_of(guest_page, image);
+        let mut cycles = 0;
+        let mut unshared = 0;
+        for g in region.clone() {
+            let Some(e) = self.vms[vi].pmap.entry(g) else {
+                continue;
+            };
+            let page = e.machine_page;
+            if !matches!(
+                self.memory.memmap.kind(page),
+                PageKind::Shared(SharedKind::KernelText { .. })
+            ) {
+                continue;
+            }
+            unshared += 1;
+            let users = self
+                .memory
+                .memmap
+                .shared(page)
+                .map(|s| s.users.clone())
+                .unwrap_or_default();
+            let mut owner = None;
+            for u in users {
+                if self.vms[u.vm].pmap.own_page(u.guest_page) == Some(page) {
+                    owner = Some(u);
+                    continue;
+                }
+                let node = self.vms[u.vm].node;
+                cycles += self.copy_page_on_write(m, u.vm, u.guest_page, node, "kernel region")?;
+            }
+            if let Some(u) = owner {
+                let pmap = &mut self.vms[u.vm].pmap;
+                self.memory.keep_kernel_page(pmap, page, u);
+                cycles += self.costs.map_page
+                    + self.shoot_down(m, u.vm, u.guest_page) as u64 * self.costs.shootdown;
+            }
+        }
+        for g in region.clone() {
+            let vm = &mut self.vms[vi];
+            if self
+                .memory
+                .move_home(&mut m.mem, &mut vm.pmap, vi, g)
+                .is_some()
+            {
+                cycles +=
+                    self.costs.cow_fault + self.shoot_down(m, vi, g) as u64 * self.costs.shootdown;
+            }
+        }
+        if unshared > 0 {
+            self.memory.sharing_mut(vi).kernel_regions_unshared += 1;
+            tracing::debug!(target: "monitor::cow", vm = vi, "kernel image region {:#x}..{:#x} unshared ({unshared} shared pages)", region.start, region.end);
+        }
+        Ok(cycles)
     }
 }

@@ -16,7 +16,7 @@ use mips::{Access, Cpu, Emulated, ExcCode, Exception, Instr, Trap};
 use crate::cost::Work;
 use crate::memory::alloc::{CHUNK_SHIFT, MONITOR_RESERVED};
 use crate::memory::ktlb;
-use crate::memory::memmap::SharedKind;
+use crate::memory::memmap::{PageKind, SharedKind};
 use crate::mmio;
 use crate::patch;
 use crate::regpage;
@@ -522,8 +522,38 @@ impl Monitor {
 
     /// Gives VM `vi` a private copy of guest page `guest_page` if it is
     /// shared, and shoots down the old translations: a copy-on-write fault.
-    /// Returns the cycles it cost (0 when the page was private).
+    /// A page of a shared kernel-image region unshares the whole region
+    /// ([`crate::textshare`]). Returns the cycles it cost (0 when the page
+    /// was private).
     pub(crate) fn copy_on_write(
+        &mut self,
+        m: &mut Machine,
+        vi: usize,
+        guest_page: u64,
+        node: u32,
+        writer: &str,
+    ) -> Result<u64, String> {
+        let kernel_text = self.vms[vi]
+            .pmap
+            .entry(guest_page)
+            .filter(|e| !e.writable())
+            .is_some_and(|e| {
+                matches!(
+                    self.memory.memmap.kind(e.machine_page),
+                    PageKind::Shared(SharedKind::KernelText { .. })
+                )
+            });
+        let cycles = if kernel_text {
+            self.unshare_kernel_region(m, vi, guest_page)?
+        } else {
+            0
+        };
+        Ok(cycles + self.copy_page_on_write(m, vi, guest_page, node, writer)?)
+    }
+
+    /// Gives VM `vi` a private copy of guest page `guest_page` if it is
+    /// shared and shoots down the old translations; returns the cycles.
+    pub(crate) fn copy_page_on_write(
         &mut self,
         m: &mut Machine,
         vi: usize,

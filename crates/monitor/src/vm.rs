@@ -303,7 +303,7 @@ pub struct Vm {
     /// The node its memory comes from.
     pub node: u32,
     /// Its memory footprint when it ended (its memory is then released).
-    pub final_footprint: Option<Footprint>,
+    pub final_footprint: Option<crate::footprint::Footprint>,
     /// Guest pages `[first, end)` where its kernel's self-decompressing
     /// image puts the decompressed kernel, if it has that layout.
     pub kernel_image: Option<(u64, u64)>,
@@ -325,27 +325,6 @@ pub fn decompressed_kernel_pages(entry: u64) -> Option<(u64, u64)> {
     const CKSEG0: u64 = 0xffff_ffff_8000_0000;
     let pa = entry.checked_sub(CKSEG0).filter(|pa| *pa < 0x2000_0000)?;
     (pa > KERNEL_LOAD).then_some((KERNEL_LOAD >> 12, pa >> 12))
-}
-
-/// A VM's memory footprint: guest pages backed by machine memory.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Footprint {
-    /// Guest pages backed (its virtual footprint).
-    pub pages_backed: u64,
-    /// Of those, pages mapped from a shared machine page.
-    pub pages_shared: u64,
-}
-
-impl Footprint {
-    /// The footprint of the pages `pmap` backs.
-    pub fn of(pmap: &Pmap) -> Self {
-        let mut f = Footprint::default();
-        for (_, e) in pmap.entries() {
-            f.pages_backed += 1;
-            f.pages_shared += u64::from(!e.writable());
-        }
-        f
-    }
 }
 
 impl Vm {

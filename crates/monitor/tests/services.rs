@@ -125,7 +125,7 @@ fn system_calls_and_refills_from_guest_user_mode_are_counted_with_their_split() 
         assert!(getpid.cycles + refill.cycles <= st.kernel_cycles + st.monitor_cycles());
         assert!(getpid.tlb_write_cycles + refill.tlb_write_cycles <= st.tlb_write_cycles);
 
-        let report = mon.report();
+        let report = mon.report(&m.mem);
         let services = report.vms[0].services.as_ref().expect("in the report");
         let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
         assert!(
@@ -147,7 +147,7 @@ fn without_tracking_nothing_is_counted_and_time_is_the_same() {
         let (mut m, mut mon) = start(1, &[vm("a", guest())]);
         mon.set_service_tracking(track);
         assert!(mon.run_for(&mut m, 2_000_000));
-        assert!(mon.report().vms[0].services.is_some() == track);
+        assert!(mon.report(&m.mem).vms[0].services.is_some() == track);
         (m.cpus[0].cycles(), mon.vms[0].vcpus[0].stats.clone())
     };
     assert_eq!(run(false), run(true));

@@ -236,7 +236,7 @@ fn every_write_to_a_shared_disk_page_gets_a_private_copy() {
     let shared: Vec<u64> = mon
         .vms
         .iter()
-        .map(|v| v.final_footprint.unwrap().pages_shared)
+        .map(|v| v.final_footprint.as_ref().unwrap().pages_shared)
         .collect();
     assert_eq!(shared, vec![1, 0, 0, 0, 1]);
     assert_eq!(
@@ -253,7 +253,7 @@ fn sharing_is_deterministic() {
     let cycles = |_| {
         let (m, mon) = scenario(&disk);
         let per_vm: Vec<u64> = mon
-            .report()
+            .report(&m.mem)
             .vms
             .iter()
             .map(|v| v.total.user_cycles + v.total.kernel_cycles + v.total.monitor_cycles())

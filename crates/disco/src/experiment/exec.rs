@@ -60,17 +60,33 @@ impl Subprocess {
 impl Executor for Subprocess {
     fn execute(&self, spec: &RunSpec, scratch: &Path) -> Result<Outcome> {
         let stats_path = scratch.join("stats.json");
+        let memory_path = scratch.join(super::spec::MEMORY_REPORT);
         let _ = std::fs::remove_file(&stats_path);
+        let _ = std::fs::remove_file(&memory_path);
+        spec.prepare(scratch)?;
         let start = Instant::now();
         let out = Command::new(&self.exe)
             .args(spec.args(&stats_path))
             .stdin(Stdio::null())
             .output()
-            .with_context(|| format!("cannot start {}", self.exe.display()))?;
+            .with_context(|| format!("cannot start {}", self.exe.display()));
+        for i in 0..spec.vms.unwrap_or(1).max(1) {
+            let _ = std::fs::remove_file(RunSpec::work_disk(scratch, i));
+        }
+        let out = out?;
         let host_seconds = start.elapsed().as_secs_f64();
-        let stats = std::fs::read(&stats_path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let read =
+            |p: &Path| -> Option<Value> { serde_json::from_slice(&std::fs::read(p).ok()?).ok() };
+        let mut stats = read(&stats_path);
+        if spec.memory_report {
+            // A run without its footprint has no usable statistics.
+            match (stats.as_mut(), read(&memory_path)) {
+                (Some(Value::Object(s)), Some(m)) => {
+                    s.insert("memory_report".into(), m);
+                }
+                _ => stats = None,
+            }
+        }
         let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         Ok(Outcome {

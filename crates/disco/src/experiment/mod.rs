@@ -12,6 +12,7 @@
 
 pub mod exec;
 pub mod figure;
+pub mod memory;
 pub mod plot;
 pub mod services;
 pub mod slurm;
@@ -425,6 +426,7 @@ pub fn result_json(e: &Experiment, results: &[Option<RunResult>]) -> Value {
     let fig = match e.figure {
         spec::FigureKind::NormalisedBreakdown => json!(figure::figure(e, &usable)),
         spec::FigureKind::ServiceTable => json!(services::service_table(e, results)),
+        spec::FigureKind::MemoryFootprint => json!(memory::footprints(e, results)),
     };
     let ok_stats = || {
         results
@@ -524,6 +526,11 @@ pub fn write_outputs(e: &Experiment, out: &Path, results: &[Option<RunResult>]) 
             let table: services::ServiceTable = serde_json::from_value(j["figure"].clone())?;
             plot::draw_services(e, &table, &subtitle, &svg, &png)?;
             services::table(e, &table)
+        }
+        spec::FigureKind::MemoryFootprint => {
+            let f: memory::Footprints = serde_json::from_value(j["figure"].clone())?;
+            plot::draw_footprints(e, &f, &subtitle, &svg, &png)?;
+            memory::table(&f)
         }
     };
     t.push_str(&format!("timing: {timing}; paper: {}\n", e.paper_source));

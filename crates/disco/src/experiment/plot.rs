@@ -469,3 +469,153 @@ pub fn services_svg_text(e: &Experiment, t: &ServiceTable, subtitle: &str) -> Re
     }
     Ok(out)
 }
+
+/// A Figure 7 bar: ours, stacked (kernel image, buffer cache, other
+/// data, monitor), or the paper's total.
+type FootprintBar = Result<[f64; 4], f64>;
+
+/// Figure 7: per configuration a V and an M bar stacked by category (MiB),
+/// and the paper's eight-VM totals (MB) as pale outlined bars.
+pub fn draw_footprints(
+    e: &Experiment,
+    f: &super::memory::Footprints,
+    subtitle: &str,
+    svg: &Path,
+    png: &Path,
+) -> Result<()> {
+    let text = footprints_svg_text(e, f, subtitle)?;
+    std::fs::write(svg, &text).with_context(|| format!("cannot write {}", svg.display()))?;
+    render_png(&text, png)
+}
+
+/// The SVG document of Figure 7.
+pub fn footprints_svg_text(
+    e: &Experiment,
+    f: &super::memory::Footprints,
+    subtitle: &str,
+) -> Result<String> {
+    use super::memory::Split;
+    // (x, label, parts bottom to top, or the paper's total)
+    let mut bars: Vec<(f64, &str, FootprintBar)> = Vec::new();
+    let mut groups: Vec<(String, f64)> = Vec::new();
+    let mut x = 0.6;
+    let parts = |s: &Split, monitor: f64| [s.kernel_image, s.buffer_cache, s.data, monitor];
+    for b in &f.bars {
+        if let (Some(v), Some(m)) = (b.virtual_mib, b.machine_mib) {
+            bars.push((x, "V", Ok(parts(&v, 0.0))));
+            bars.push((x + 1.0, "M", Ok(parts(&m, b.monitor_mib.unwrap_or(0.0)))));
+        }
+        groups.push((b.config.clone(), x + 0.5));
+        x += 2.8;
+    }
+    let (pv, pm) = f.paper_8vms_mb;
+    bars.push((x, "V", Err(pv)));
+    bars.push((x + 1.0, "M", Err(pm)));
+    groups.push(("paper, 8 VMs".into(), x + 0.5));
+    let x_max = x + 1.6;
+    let top = |b: &FootprintBar| match b {
+        Ok(p) => p.iter().sum(),
+        Err(t) => *t,
+    };
+    let y_top = bars.iter().map(|(_, _, b)| top(b)).fold(10.0_f64, f64::max) * 1.25;
+    const COLOURS: [RGBColor; 4] = [KERNEL, USER, IDLE, MONITOR];
+    const NAMES: [&str; 4] = ["kernel image", "buffer cache", "other data", "monitor"];
+    let mut out = String::new();
+    {
+        let width = (160.0 + 56.0 * x_max) as u32;
+        let root = SVGBackend::with_string(&mut out, (width.max(560), 480)).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(format!("{} — {}", e.title, subtitle), ("sans-serif", 17))
+            .margin(14)
+            .x_label_area_size(58)
+            .y_label_area_size(56)
+            .build_cartesian_2d(0.0..x_max, 0.0..y_top)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(0)
+            .y_labels(8)
+            .light_line_style(WHITE)
+            .y_desc("Memory footprint (MiB; paper: MB)")
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()
+            .map_err(plot_err)?;
+        for (i, colour) in COLOURS.iter().enumerate() {
+            let rects: Vec<Rectangle<(f64, f64)>> = bars
+                .iter()
+                .filter_map(|(x, _, b)| {
+                    let p = b.as_ref().ok()?;
+                    let below: f64 = p[..i].iter().sum();
+                    Some(Rectangle::new(
+                        [(x - 0.4, below), (x + 0.4, below + p[i])],
+                        colour.filled(),
+                    ))
+                })
+                .collect();
+            chart.draw_series(rects).map_err(plot_err)?;
+        }
+        chart
+            .draw_series(bars.iter().filter_map(|(x, _, b)| {
+                let t = *b.as_ref().err()?;
+                Some(Rectangle::new(
+                    [(x - 0.4, 0.0), (x + 0.4, t)],
+                    PAPER.filled(),
+                ))
+            }))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(bars.iter().map(|(x, _, b)| {
+                Rectangle::new([(x - 0.4, 0.0), (x + 0.4, top(b))], BLACK.stroke_width(1))
+            }))
+            .map_err(plot_err)?;
+        let (mut lx, ly) = chart.backend_coord(&(0.0, y_top));
+        lx += 12;
+        let legend_font = ("sans-serif", 12).into_font().color(&BLACK);
+        let legend = NAMES
+            .iter()
+            .zip(COLOURS)
+            .chain(std::iter::once((&"paper (total only)", PAPER)));
+        for (name, colour) in legend {
+            for style in [colour.filled(), BLACK.stroke_width(1)] {
+                root.draw(&Rectangle::new([(lx, ly + 8), (lx + 12, ly + 20)], style))
+                    .map_err(plot_err)?;
+            }
+            root.draw(&Text::new(
+                name.to_string(),
+                (lx + 17, ly + 8),
+                legend_font.clone(),
+            ))
+            .map_err(plot_err)?;
+            lx += 30 + 8 * name.len() as i32;
+        }
+        let centred = |size: u32| {
+            ("sans-serif", size).into_font().color(&BLACK).pos(
+                plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Top,
+                ),
+            )
+        };
+        for (x, label, b) in &bars {
+            let (px, py) = chart.backend_coord(&(*x, top(b)));
+            root.draw(&Text::new(
+                format!("{:.0}", top(b)),
+                (px, py - 15),
+                centred(11),
+            ))
+            .map_err(plot_err)?;
+            let (px, py) = chart.backend_coord(&(*x, 0.0));
+            root.draw(&Text::new(label.to_string(), (px, py + 6), centred(11)))
+                .map_err(plot_err)?;
+        }
+        for (name, gx) in &groups {
+            let (px, py) = chart.backend_coord(&(*gx, 0.0));
+            root.draw(&Text::new(name.clone(), (px, py + 26), centred(14)))
+                .map_err(plot_err)?;
+        }
+        root.present().map_err(plot_err)?;
+    }
+    Ok(out)
+}

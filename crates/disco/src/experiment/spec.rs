@@ -43,6 +43,19 @@ pub struct RunSpec {
     /// the keys of runs without it stay as they were.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub services: bool,
+    /// Split the machine into this many VMs, each with an equal share of
+    /// the CPUs (`vcpus` each) and of `mem`, each running `exec` (a `disco
+    /// up` of a generated configuration) instead of one `disco run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vms: Option<u32>,
+    /// Give each OS (the bare machine, or each VM) a fresh, empty ext4
+    /// disk of this many MiB as its second disk (persistent, `/dev/vdb`),
+    /// made in the run's scratch directory and deleted after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub work_disk_mib: Option<u32>,
+    /// Write the memory footprint (`--memory-report`) into the results.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub memory_report: bool,
 }
 
 impl RunSpec {
@@ -61,6 +74,9 @@ impl RunSpec {
             max_time: None,
             expect: None,
             services: false,
+            vms: None,
+            work_disk_mib: None,
+            memory_report: false,
         }
     }
 
@@ -74,8 +90,101 @@ impl RunSpec {
     }
 
     /// The arguments of `disco` for this run, writing its statistics to
-    /// `stats_json`.
+    /// `stats_json`; the files [`RunSpec::prepare`] makes are beside it.
     pub fn args(&self, stats_json: &std::path::Path) -> Vec<String> {
+        let dir = stats_json.parent().unwrap_or(std::path::Path::new("."));
+        let mut a = match self.vms {
+            Some(_) => self.up_args(dir),
+            None => self.run_args(dir),
+        };
+        a.extend(["--stats-json".into(), stats_json.display().to_string()]);
+        if self.memory_report {
+            a.extend([
+                "--memory-report".into(),
+                dir.join(MEMORY_REPORT).display().to_string(),
+            ]);
+        }
+        if self.vms.is_none() {
+            a.extend(["--exec".into(), self.exec.clone()]);
+        }
+        a
+    }
+
+    /// `disco up` of the configuration [`RunSpec::prepare`] writes.
+    fn up_args(&self, dir: &std::path::Path) -> Vec<String> {
+        let mut a = vec!["up".into(), dir.join(UP_CONFIG).display().to_string()];
+        if let Some(t) = self.max_time {
+            a.extend(["--max-time".into(), t.to_string()]);
+        }
+        if self.services {
+            a.push("--services".into());
+        }
+        a
+    }
+
+    /// Work disk `i` of the run, in `dir`.
+    pub fn work_disk(dir: &std::path::Path, i: u32) -> std::path::PathBuf {
+        dir.join(format!("work-{i}.img"))
+    }
+
+    /// The configuration file of a run split into VMs.
+    pub fn up_config(&self) -> String {
+        let vms = self.vms.unwrap_or(1).max(1);
+        let mib = crate::size::parse_size(&self.mem).unwrap_or(0) >> 20;
+        let mut t = format!(
+            "[machine]\ncpus = {}\nnodes = {}\n[timing]\nmode = \"{}\"\n",
+            self.cpus, self.nodes, self.timing
+        );
+        for i in 0..vms {
+            t.push_str(&format!(
+                "[[vm]]\nname = \"vm{i}\"\nmem = \"{}M\"\nvcpus = {}\nrootfs = {}\nexec = {}\n",
+                mib / u64::from(vms),
+                self.vcpus,
+                self.rootfs,
+                toml_string(&self.exec)
+            ));
+            if self.work_disk_mib.is_some() {
+                t.push_str(&format!("disks = [\"work-{i}.img\"]\n"));
+            }
+        }
+        t
+    }
+
+    /// Makes the files the run needs in `dir`: its work disks (fresh ext4
+    /// images) and, split into VMs, its configuration file.
+    pub fn prepare(&self, dir: &std::path::Path) -> anyhow::Result<()> {
+        use anyhow::Context;
+        if let Some(mib) = self.work_disk_mib {
+            for i in 0..self.vms.unwrap_or(1).max(1) {
+                let path = Self::work_disk(dir, i);
+                let f = std::fs::File::create(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                f.set_len(u64::from(mib) << 20)?;
+                let out = std::process::Command::new("mke2fs")
+                    .args(["-q", "-F", "-t", "ext4", "-E"])
+                    .arg("lazy_itable_init=0,lazy_journal_init=0")
+                    .arg(&path)
+                    .output()
+                    .context("cannot run mke2fs (e2fsprogs) to make a work disk")?;
+                if !out.status.success() {
+                    anyhow::bail!(
+                        "mke2fs {} failed: {}",
+                        path.display(),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+            }
+        }
+        if self.vms.is_some() {
+            let path = dir.join(UP_CONFIG);
+            std::fs::write(&path, self.up_config())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// `disco run` of the run.
+    fn run_args(&self, dir: &std::path::Path) -> Vec<String> {
         let mut a: Vec<String> = vec![
             "run".into(),
             "--cpus".into(),
@@ -102,12 +211,12 @@ impl RunSpec {
                 a.extend(["--cost-scale".into(), self.cost_scale.to_string()]);
             }
         }
-        a.extend([
-            "--stats-json".into(),
-            stats_json.display().to_string(),
-            "--exec".into(),
-            self.exec.clone(),
-        ]);
+        if self.work_disk_mib.is_some() {
+            a.extend([
+                "--disk".into(),
+                Self::work_disk(dir, 0).display().to_string(),
+            ]);
+        }
         a
     }
 
@@ -134,6 +243,27 @@ impl RunSpec {
             .map(|b| format!("{b:02x}"))
             .collect::<String>()
     }
+}
+
+/// The memory report's file name in a run's scratch directory.
+pub const MEMORY_REPORT: &str = "memory.json";
+/// The `disco up` configuration's file name in a run's scratch directory.
+pub const UP_CONFIG: &str = "vms.toml";
+
+/// `s` as a TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Quotes `s` for a POSIX shell when it needs it.
@@ -179,6 +309,10 @@ pub enum FigureKind {
     /// share of kernel time, count and latency, and the VM's slowdown
     /// split into the paper's five columns (the paper's Table 2).
     ServiceTable,
+    /// Per configuration, the virtual and machine memory footprints split
+    /// into kernel image, buffer cache, other data and the monitor (the
+    /// paper's Figure 7).
+    MemoryFootprint,
 }
 
 /// The paper's figure for one workload: the VM's execution time
@@ -465,6 +599,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
         "Table 2 (§5.2): pmake's top 10 kernel services on one CPU, bare (% of kernel time, count, latency) and in a VM (slowdown split into kernel exec, TLB writes, other privs, monitor services, kernel TLB faults); system time factor",
     ),
     (
+        "fig7",
+        "Figure 7 (§5.3): eight pmake instances on 8 CPUs, bare and in 1, 2, 4, 8 VMs from one copy-on-write root disk; virtual and machine memory footprints per category",
+    ),
+    (
         "selftest",
         "a check of the runner itself: `true` on the busybox guest, bare and in a VM (costs x1, x2); seconds per run",
     ),
@@ -482,6 +620,7 @@ pub fn experiment(name: &str, quick: bool) -> Option<Experiment> {
     match name {
         "fig6" => Some(fig6(quick)),
         "table2" => Some(table2(quick)),
+        "fig7" => Some(super::memory::fig7(quick)),
         "selftest" => Some(selftest(quick)),
         _ => None,
     }

@@ -29,6 +29,9 @@ impl Fake {
 }
 
 fn fake_stats(spec: &RunSpec) -> Value {
+    if spec.memory_report {
+        return memory_stats(spec);
+    }
     if spec.services {
         return services_stats(spec);
     }
@@ -625,4 +628,113 @@ fn table2_without_services_or_with_a_failed_run_says_so() {
     assert!(t.rows.is_empty());
     assert_eq!(t.missing.len(), 2, "{:?}", t.missing);
     assert!(t.missing[0].contains("without --services"));
+}
+
+/// Made-up footprints of a fig7 run with `vms` VMs (0: bare): each OS
+/// holds 4096 pages of kernel image, 1024 of buffer cache, 8192 of other
+/// data; the machine holds the kernel image and the buffer cache once
+/// (plus 1024 pages of data regions per extra VM).
+fn memory_stats(spec: &RunSpec) -> Value {
+    let n = u64::from(spec.vms.unwrap_or(1).max(1));
+    let v = json!({"kernel_image": 4096 * n, "buffer_cache": 1024 * n, "data": 8192 * n});
+    let m = json!({"kernel_image": 4096 + 1024 * (n - 1), "buffer_cache": 1024, "data": 8192 * n});
+    json!({
+        "timing_mode": "Fast", "cpu_hz": 400_000_000u64, "sim_seconds": 1.0,
+        "cpus": [{"cpu": 0, "cycles": 1000, "user": 500, "kernel": 500, "supervisor": 0,
+                  "idle": 0, "instructions": 1000}],
+        "memory_report": {
+            "machine": {"virtual_pages": v, "machine_pages": m,
+                        "monitor": {"pmaps": 1 << 20, "memmap": 1 << 20, "disk_cache": 0, "kernel_table": 0}},
+            "ratio": 0.5,
+        },
+    })
+}
+
+#[test]
+fn fig7_runs_split_the_machine_and_report_footprints() {
+    let e = experiment("fig7", true).unwrap();
+    assert_eq!(e.figure, spec::FigureKind::MemoryFootprint);
+    let modes: Vec<&str> = e.runs.iter().map(|r| r.labels.mode.as_str()).collect();
+    assert_eq!(modes, ["bare", "1 VM", "2 VMs", "4 VMs", "8 VMs"]);
+    let dir = Path::new("/scratch");
+    // Bare: one disco run of 8 instances with a work disk.
+    let bare = &e.runs[0].spec;
+    assert_eq!((bare.vms, bare.cpus, bare.vm), (None, 8, false));
+    let a = bare.args(&dir.join("stats.json"));
+    assert_eq!(a[0], "run");
+    assert!(a.windows(2).any(|w| w == ["--disk", "/scratch/work-0.img"]));
+    assert!(a
+        .windows(2)
+        .any(|w| w == ["--memory-report", "/scratch/memory.json"]));
+    assert!(a.last().unwrap().contains("pmake instances ok: $ok/8"));
+    assert!(a.last().unwrap().contains("--quick"));
+    // 4 VMs: a disco up of 4 VMs of 2 vCPUs and 512 MiB, 2 instances each.
+    let four = &e.runs[3].spec;
+    let a = four.args(&dir.join("stats.json"));
+    assert_eq!(&a[..2], ["up", "/scratch/vms.toml"]);
+    assert!(!a.contains(&"--exec".to_string()));
+    let toml = four.up_config();
+    let parsed: toml::Value = toml::from_str(&toml).unwrap();
+    let vms = parsed["vm"].as_array().unwrap();
+    assert_eq!(vms.len(), 4);
+    assert_eq!(vms[1]["mem"].as_str(), Some("512M"));
+    assert_eq!(vms[1]["vcpus"].as_integer(), Some(2));
+    assert_eq!(vms[1]["disks"][0].as_str(), Some("work-1.img"));
+    assert!(vms[1]["exec"]
+        .as_str()
+        .unwrap()
+        .contains("pmake instances ok: $ok/2"));
+    assert_eq!(four.expect.as_deref(), Some("pmake instances ok: 2/2"));
+    // The generated configuration is one disco up reads.
+    let file: crate::config::ConfigFile = toml::from_str(&toml).unwrap();
+    assert_eq!(file.vm.len(), 4);
+    // Preparing makes the work disks (ext4) and the configuration.
+    let scratch = tempfile::tempdir().unwrap();
+    if std::process::Command::new("mke2fs")
+        .arg("-V")
+        .output()
+        .is_ok()
+    {
+        four.prepare(scratch.path()).unwrap();
+        for i in 0..4 {
+            let disk = RunSpec::work_disk(scratch.path(), i);
+            assert_eq!(std::fs::metadata(&disk).unwrap().len(), 512 << 20);
+        }
+        assert!(scratch.path().join("vms.toml").is_file());
+    }
+    // Other experiments' cache keys are unchanged by the new fields.
+    let json = serde_json::to_string(&RunSpec::bare("true")).unwrap();
+    assert!(
+        !json.contains("vms") && !json.contains("work_disk") && !json.contains("memory_report")
+    );
+
+    // The figure, table and plot from (fake) results.
+    let out = tempfile::tempdir().unwrap();
+    let cache = Cache::in_dir(out.path());
+    let (results, _) = sweep(&e, &cache, IMAGES, &Fake::default(), 2).unwrap();
+    let table = write_outputs(&e, out.path(), &results).unwrap();
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("fig7.json")).unwrap())
+            .unwrap();
+    let eight = &j["figure"]["bars"][4];
+    assert_eq!(eight["config"], "8 VMs");
+    assert!(
+        close(&eight["virtual_mib"]["kernel_image"], 128.0),
+        "{eight}"
+    );
+    assert!(
+        close(&eight["machine_mib"]["kernel_image"], 44.0),
+        "{eight}"
+    );
+    assert!(close(&eight["monitor_mib"], 2.0), "{eight}");
+    assert!(table.contains("8 VMs"), "{table}");
+    assert!(table.contains("V 77 MB, M 38 MB"), "{table}");
+    let svg = std::fs::read_to_string(out.path().join("fig7.svg")).unwrap();
+    assert!(svg.contains("paper, 8 VMs") && svg.contains("buffer cache"));
+    resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).unwrap();
+    if let Some(keep) = std::env::var_os("DISCO_EXPERIMENT_KEEP") {
+        for f in ["fig7.svg", "fig7.png"] {
+            std::fs::copy(out.path().join(f), Path::new(&keep).join(f)).unwrap();
+        }
+    }
 }

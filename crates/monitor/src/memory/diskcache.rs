@@ -65,6 +65,12 @@ impl DiskCache {
     pub fn pages(&self) -> usize {
         self.disks.iter().map(|d| d.pages.len()).sum()
     }
+
+    /// Bytes the index takes in the monitor's memory (B-tree entries of
+    /// sector and page, overhead estimated at a third).
+    pub fn structure_bytes(&self) -> u64 {
+        (self.pages() * 16 * 4 / 3 + self.disks.len() * std::mem::size_of::<CachedDisk>()) as u64
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use std::hash::Hasher;
 use mips::PhysMem;
 
 use super::memmap::{PageKind, PageUser, SharedKind};
+use super::pmap::{Pmap, PmapEntry};
 use super::MachineMemory;
 
 /// A kernel-image page in the table: a machine page and, for a page still
@@ -53,16 +54,25 @@ pub fn page_hash(data: &[u8]) -> u64 {
 }
 
 impl MachineMemory {
-    /// A page of another VM than `vm` identical to `data` (hash `hash`).
+    /// A page of another VM than `vm` identical to `data` (hash `hash`),
+    /// which `vm` holds at `guest_page`. A twin offered at the same guest
+    /// page comes first, so that a run of pages maps a run of machine pages.
     pub fn kernel_twin(
         &self,
         mem: &PhysMem,
         hash: u64,
         data: &[u8; 4096],
         vm: usize,
+        guest_page: u64,
     ) -> Option<Twin> {
         let mut other = [0u8; 4096];
-        for c in self.kernel_pages.get(&hash)? {
+        let list = self.kernel_pages.get(&hash)?;
+        let same = |c: &&Candidate| c.owner.guest_page == guest_page;
+        for c in list
+            .iter()
+            .filter(same)
+            .chain(list.iter().filter(|c| !same(c)))
+        {
             let twin = match self.memmap.kind(c.page) {
                 PageKind::Shared(SharedKind::KernelText { .. }) => Twin::Shared(c.page),
                 // Offered and still the owner's own, unshared page.
@@ -122,6 +132,23 @@ impl MachineMemory {
         }
     }
 
+    /// `user`, the last user of shared kernel page `page` and the VM whose
+    /// chunk it came from, keeps it as its own private, writable page
+    /// (`pmap` is `user`'s). The caller shoots down its translations.
+    pub fn keep_kernel_page(&mut self, pmap: &mut Pmap, page: u64, user: PageUser) {
+        let Some(SharedKind::KernelText { hash }) = self.memmap.shared(page).map(|s| s.kind) else {
+            return;
+        };
+        debug_assert_eq!(
+            self.memmap.shared(page).map(|s| s.users.as_slice()),
+            Some(&[user][..])
+        );
+        self.forget_kernel_page(page, hash);
+        self.memmap.drop_shared(page);
+        self.memmap.set(page, user);
+        pmap.remap(user.guest_page, PmapEntry::new(page));
+    }
+
     /// Records that the monitor rewrote the word at machine address `pa`
     /// (in a shared kernel-image page), which held `original`.
     pub fn record_kernel_patch(&mut self, pa: u64, original: u32) {
@@ -136,7 +163,6 @@ impl MachineMemory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::pmap::Pmap;
 
     #[test]
     fn identical_pages_of_other_vms_are_found_even_after_rewrites() {
@@ -156,20 +182,26 @@ mod tests {
         };
         // Offered by VM 0: not its own twin, VM 1's.
         mm.offer_kernel_page(hash, pa, owner);
-        assert_eq!(mm.kernel_twin(&mem, hash, &text, 0), None);
+        assert_eq!(mm.kernel_twin(&mem, hash, &text, 0, 0x100), None);
         let c = Candidate { page: pa, owner };
-        assert_eq!(mm.kernel_twin(&mem, hash, &text, 1), Some(Twin::Offered(c)));
+        assert_eq!(
+            mm.kernel_twin(&mem, hash, &text, 1, 0x100),
+            Some(Twin::Offered(c))
+        );
         // Once shared, the monitor rewrites a word in place; later VMs
         // still see their unrewritten page as its twin.
         mm.share_offered(c, hash);
-        a.remap(0x100, crate::memory::pmap::PmapEntry::read_only(pa));
+        a.remap(0x100, PmapEntry::read_only(pa));
         mm.record_kernel_patch((pa << 12) + 8, 0x5a5a_5a5a);
         mem.write_u32((pa << 12) + 8, 0x1234_5678).unwrap();
-        assert_eq!(mm.kernel_twin(&mem, hash, &text, 1), Some(Twin::Shared(pa)));
+        assert_eq!(
+            mm.kernel_twin(&mem, hash, &text, 1, 0x100),
+            Some(Twin::Shared(pa))
+        );
         // A page that differs is no twin.
         let mut other = text;
         other[100] = 0;
-        assert_eq!(mm.kernel_twin(&mem, hash, &other, 1), None);
+        assert_eq!(mm.kernel_twin(&mem, hash, &other, 1, 0x100), None);
         // An offered page its owner has since written is no twin either.
         let pb = b.entry(0x100).unwrap().machine_page;
         mem.write_bytes(pb << 12, &text).unwrap();
@@ -182,11 +214,11 @@ mod tests {
         let mut fresh = text;
         fresh[..4].copy_from_slice(&[0x5a; 4]);
         assert_eq!(
-            mm.kernel_twin(&mem, hash, &fresh, 2),
+            mm.kernel_twin(&mem, hash, &fresh, 2, 0x100),
             Some(Twin::Shared(pa))
         );
         // The shared page is forgotten when its last user goes.
         mm.release(0, &mut a);
-        assert_eq!(mm.kernel_twin(&mem, hash, &text, 2), None);
+        assert_eq!(mm.kernel_twin(&mem, hash, &text, 2, 0x100), None);
     }
 }

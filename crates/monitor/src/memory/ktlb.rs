@@ -199,4 +199,31 @@ mod tests {
         assert_eq!(k.entry.page_size(), 16 << 20);
         assert_eq!(k.entry.lo[1] & LO_V, 0);
     }
+
+    #[test]
+    fn a_region_shared_whole_is_mapped_with_large_pages() {
+        use crate::memory::pmap::{PmapEntry, LO_D};
+        // VM 1 maps guest 1..3 MiB read-only from VM 0's chunk 5 (a shared
+        // kernel region); the rest is its own chunk 2.
+        let mut pmap = Pmap::new(16 << 20);
+        pmap.back_chunk(0, 2);
+        for page in 0x100..0x300 {
+            pmap.remap(page, PmapEntry::read_only(5 * 4096 + page));
+        }
+        assert_eq!(pmap.run(0x100, 0x100), Some((5 * 4096 + 0x100, false)));
+        assert_eq!(pmap.run(0x200, 0x100), Some((5 * 4096 + 0x200, false)));
+        assert_eq!(pmap.run(0x000, 0x200), None, "own and shared pages");
+        let k = kernel_pair(CKSEG0 + 0x18_0000, 0x18_0000, &pmap).unwrap();
+        assert_eq!(k.entry.page_size(), 1 << 20);
+        assert_eq!(k.entry.lo[0] >> 6, 2 * 4096);
+        assert_ne!(k.entry.lo[0] & LO_D, 0);
+        assert_eq!(k.entry.lo[1] >> 6, 5 * 4096 + 0x100);
+        assert_eq!(k.entry.lo[1] & LO_D, 0);
+        let k = kernel_pair(CKSEG0 + 0x28_0000, 0x28_0000, &pmap).unwrap();
+        assert_eq!(k.entry.page_size(), 1 << 20);
+        // One page of the region elsewhere: small pages around it.
+        pmap.remap(0x2ff, PmapEntry::read_only(99));
+        let k = kernel_pair(CKSEG0 + 0x2f_f000, 0x2f_f000, &pmap).unwrap();
+        assert_eq!(k.entry.page_size(), 4096);
+    }
 }

@@ -77,6 +77,16 @@ impl MemMap {
         }
     }
 
+    /// Bytes the memmap takes in the monitor's memory (B-tree overhead
+    /// estimated at a third of the entries).
+    pub fn structure_bytes(&self) -> u64 {
+        let users: usize = self.shared.values().map(|s| s.users.len()).sum();
+        let shared = std::mem::size_of::<u64>() + std::mem::size_of::<SharedPage>();
+        (self.private.len() * std::mem::size_of::<Option<PageUser>>()
+            + self.shared.len() * shared * 4 / 3
+            + users * std::mem::size_of::<PageUser>()) as u64
+    }
+
     /// The kind of machine page `page`.
     pub fn kind(&self, page: u64) -> PageKind {
         if let Some(s) = self.shared.get(&page) {

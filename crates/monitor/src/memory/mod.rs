@@ -45,6 +45,9 @@ pub struct SharingStats {
     /// Pages of its kernel image it offered for sharing (no identical page
     /// was there yet); they become shared when another VM matches them.
     pub kernel_pages_offered: u64,
+    /// Shared regions of its kernel image it wrote to: every VM sharing
+    /// such a region got its own copy of all of it.
+    pub kernel_regions_unshared: u64,
 }
 
 /// Machine memory as the monitor hands it to VMs.
@@ -325,6 +328,36 @@ impl MachineMemory {
         Ok(Some((old.machine_page, new)))
     }
 
+    /// Moves VM `vm`'s private guest page `guest_page` back to its own
+    /// place in its chunk when another page backs it and that place is
+    /// free (so the chunk becomes one run again). Returns the old and new
+    /// machine pages when it moved; the caller shoots down the page's
+    /// translations.
+    pub fn move_home(
+        &mut self,
+        mem: &mut PhysMem,
+        pmap: &mut Pmap,
+        vm: usize,
+        guest_page: u64,
+    ) -> Option<(u64, u64)> {
+        let old = pmap.entry(guest_page).filter(PmapEntry::writable)?;
+        let own = pmap.own_page(guest_page)?;
+        if own == old.machine_page || !self.pool.take(&self.alloc, own) {
+            return None;
+        }
+        self.mark_dirty(own);
+        let mut buf = [0u8; 4096];
+        mem.read_bytes(old.machine_page << 12, &mut buf)
+            .expect("mapped pages lie in RAM");
+        mem.write_bytes(own << 12, &buf)
+            .expect("allocated pages lie in RAM");
+        let user = PageUser { vm, guest_page };
+        pmap.remap(guest_page, PmapEntry::new(own));
+        self.memmap.set(own, user);
+        self.drop_user(old.machine_page, user);
+        Some((old.machine_page, own))
+    }
+
     /// Maps shared machine page `page` read-only at guest page
     /// `guest_page` of VM `vm` (its chunk backed), dropping what backed it
     /// before. The caller shoots down the page's translations.
@@ -345,6 +378,18 @@ impl MachineMemory {
     pub fn release(&mut self, vm: usize, pmap: &mut Pmap) {
         for (guest_page, e) in pmap.release() {
             self.drop_user(e.machine_page, PageUser { vm, guest_page });
+        }
+    }
+
+    /// Bytes of the monitor's structures for machine memory (the pmaps are
+    /// the VMs').
+    pub fn structure_bytes(&self) -> crate::footprint::MonitorBytes {
+        let entries: usize = self.kernel_pages.values().map(Vec::len).sum();
+        crate::footprint::MonitorBytes {
+            pmaps: 0,
+            memmap: self.memmap.structure_bytes(),
+            disk_cache: self.disk_cache.structure_bytes(),
+            kernel_table: (entries * std::mem::size_of::<kernel::Candidate>() * 4 / 3) as u64,
         }
     }
 

@@ -96,6 +96,15 @@ impl Pmap {
         }
     }
 
+    /// Bytes the pmap takes in the monitor's memory (an estimate for the
+    /// set of remapped pages: a B-tree node per 8 entries).
+    pub fn structure_bytes(&self) -> u64 {
+        let irregular: usize = self.irregular.values().map(BTreeSet::len).sum();
+        (self.pages.len() * std::mem::size_of::<Option<PmapEntry>>()
+            + self.chunks.len() * std::mem::size_of::<Chunk>()
+            + irregular * 4) as u64
+    }
+
     /// Guest memory size in bytes.
     pub fn mem_bytes(&self) -> u64 {
         (self.pages.len() as u64) << 12
@@ -142,16 +151,20 @@ impl Pmap {
                     return Some((u64::from(*m) * CHUNK_PAGES + offset, true))
                 }
                 // Known without looking at the pages: whole unless a page
-                // in the range was remapped. A range holding some remapped
-                // pages is taken as not one run (mapping it with smaller
-                // pages is always right).
+                // in the range was remapped; not one run if some pages were
+                // remapped and some not (a remapped page is read-only or
+                // elsewhere). Only a range remapped whole (a shared kernel
+                // region) is looked at page by page.
                 Some(Chunk::Split(Some(m))) if pages > 1 => {
-                    let remapped = self.irregular.get(&chunk).is_some_and(|set| {
-                        set.range(offset as u16..(offset + pages) as u16)
-                            .next()
-                            .is_some()
+                    let remapped = self.irregular.get(&chunk).map_or(0, |set| {
+                        set.range(offset as u16..(offset + pages) as u16).count() as u64
                     });
-                    return (!remapped).then_some((u64::from(*m) * CHUNK_PAGES + offset, true));
+                    if remapped == 0 {
+                        return Some((u64::from(*m) * CHUNK_PAGES + offset, true));
+                    }
+                    if remapped < pages {
+                        return None;
+                    }
                 }
                 _ => {}
             }

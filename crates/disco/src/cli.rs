@@ -67,7 +67,8 @@ pub struct RunArgs {
     pub disks: Vec<machine::virtio::DiskConfig>,
     /// Boot from the Debian root disk (gcc, POV-Ray, Icarus Verilog, SQLite,
     /// the workloads; built with `disco fetch --rootfs` if missing): it is
-    /// /dev/vda, read-only, with the guest's writes kept in memory.
+    /// /dev/vda, copy-on-write: mounted read-write, the image file never
+    /// changes, the guest's writes are dropped when it ends.
     #[arg(long, conflicts_with_all = ["kernel", "initrd"])]
     pub rootfs: bool,
     /// Extra kernel command-line arguments, appended to the defaults.

@@ -75,8 +75,9 @@ pub struct VmSection {
     pub disks: Vec<String>,
     /// A network interface (eth0) on the monitor's virtual subnet.
     pub net: Option<bool>,
-    /// Boot from the Debian root disk (`/dev/vda`, read-only, writes kept
-    /// in the VM's memory; built if missing).
+    /// Boot from the Debian root disk (`/dev/vda`, copy-on-write: the
+    /// image never changes, the VM's writes are dropped when it ends;
+    /// built if missing).
     pub rootfs: Option<bool>,
 }
 

@@ -1,6 +1,13 @@
 //! When to share a VM's kernel image, and the remapping it takes
 //! ([`crate::memory::kernel`]).
 //!
+//! The image is looked at when the VM first runs in user mode (Linux has
+//! patched its text by then), then [`KERNEL_SCANS`]` - 1` more times,
+//! [`KERNEL_SCAN_INTERVAL_NS`] apart: VMs reach user mode at different
+//! moments, and a kernel flips some of its static keys (rewriting text)
+//! when user space first uses a feature, so a region that differed a
+//! moment ago may match now.
+//!
 //! The image is shared and unshared by whole, aligned regions of
 //! [`KERNEL_REGION_PAGES`]: a region is shared only when every page of it
 //! has a twin, and the first write to a shared region gives every VM
@@ -24,6 +31,10 @@ use crate::Monitor;
 
 /// Guest pages per kernel-image region (1 MiB, aligned).
 pub const KERNEL_REGION_PAGES: u64 = 256;
+/// Looks at a VM's kernel image for sharing.
+pub const KERNEL_SCANS: u32 = 8;
+/// Simulated time between them.
+pub const KERNEL_SCAN_INTERVAL_NS: u64 = 250_000_000;
 
 /// The region of the kernel image `[first, end)` holding `guest_page`.
 fn region_of(guest_page: u64, (first, end): (u64, u64)) -> Range<u64> {
@@ -32,30 +43,33 @@ fn region_of(guest_page: u64, (first, end): (u64, u64)) -> Range<u64> {
 }
 
 impl Monitor {
-    /// Once per boot, when VM `vi`'s vCPU `ci` (on CPU `p`) first runs in
-    /// user mode: its kernel is settled, its image's regions are shared
-    /// with identical regions of other VMs or offered to them.
-    pub(crate) fn share_kernel_image_once(
-        &mut self,
-        m: &mut Machine,
-        p: usize,
-        vi: usize,
-        ci: usize,
-    ) {
+    /// When VM `vi`'s vCPU `ci` (on CPU `p`) runs in user mode and a look
+    /// at its kernel image is due: the image's regions that are not shared
+    /// (and were never written while shared) are shared with identical
+    /// regions of other VMs or offered to them.
+    pub(crate) fn share_kernel_image(&mut self, m: &mut Machine, p: usize, vi: usize, ci: usize) {
         let vm = &self.vms[vi];
         let Some(image) = vm.kernel_image else {
             return;
         };
-        if vm.kernel_shared || !self.memory.share_kernel {
+        let now = m.sim_ns();
+        if !self.memory.share_kernel
+            || vm.kernel_scans >= KERNEL_SCANS
+            || now < vm.next_kernel_scan_ns
+        {
             return;
         }
-        self.vms[vi].kernel_shared = true;
+        let vm = &mut self.vms[vi];
+        vm.kernel_scans += 1;
+        vm.next_kernel_scan_ns = now + KERNEL_SCAN_INTERVAL_NS;
         let mut cycles = 0;
         let mut at = image.0;
         while at < image.1 {
             let region = region_of(at, image);
             at = region.end;
-            cycles += self.share_kernel_region(m, vi, region);
+            if !self.vms[vi].kernel_regions_written.contains(&region.start) {
+                cycles += self.share_kernel_region(m, vi, region);
+            }
         }
         let s = self.memory.sharing_mut(vi);
         tracing::debug!(target: "monitor::cow", vm = vi, "kernel image: {} pages shared with other VMs, {} offered", s.kernel_pages_mapped, s.kernel_pages_offered);
@@ -149,6 +163,7 @@ impl Monitor {
             return Ok(0);
         }
         let region = region_of(guest_page, image);
+        self.vms[vi].kernel_regions_written.insert(region.start);
         let mut cycles = 0;
         let mut unshared = 0;
         for g in region.clone() {
@@ -171,6 +186,7 @@ impl Monitor {
                 .unwrap_or_default();
             let mut owner = None;
             for u in users {
+                self.vms[u.vm].kernel_regions_written.insert(region.start);
                 if self.vms[u.vm].pmap.own_page(u.guest_page) == Some(page) {
                     owner = Some(u);
                     continue;

@@ -186,7 +186,7 @@ impl Monitor {
             cycles += self.monitor_references(m, p, vi, ci, &t);
         }
         if self.vms[vi].vcpus[ci].shadow.privilege() == mips::Privilege::User {
-            self.share_kernel_image_once(m, p, vi, ci);
+            self.share_kernel_image(m, p, vi, ci);
         }
         leave(&mut m.cpus[p], &mut self.vms[vi].vcpus[ci], work, cycles);
         if tracking {

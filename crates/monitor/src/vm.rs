@@ -307,9 +307,14 @@ pub struct Vm {
     /// Guest pages `[first, end)` where its kernel's self-decompressing
     /// image puts the decompressed kernel, if it has that layout.
     pub kernel_image: Option<(u64, u64)>,
-    /// Its kernel image's pages were shared or offered
-    /// ([`crate::memory::kernel`]).
-    pub kernel_shared: bool,
+    /// Times its kernel image was looked at for sharing
+    /// ([`crate::textshare`]).
+    pub kernel_scans: u32,
+    /// Simulated time (ns) of its next look.
+    pub next_kernel_scan_ns: u64,
+    /// First guest pages of the image regions that were written while
+    /// shared: they are not shared again.
+    pub kernel_regions_written: std::collections::BTreeSet<u64>,
 }
 
 /// Guest-physical address where the kernel of Linux's generic MIPS
@@ -388,7 +393,9 @@ impl Vm {
             node,
             final_footprint: None,
             kernel_image: decompressed_kernel_pages(layout.entry),
-            kernel_shared: false,
+            kernel_scans: 0,
+            next_kernel_scan_ns: 0,
+            kernel_regions_written: std::collections::BTreeSet::new(),
         })
     }
 

@@ -202,10 +202,10 @@ pub struct Bar {
 impl Bar {
     /// Its label on the plot and in the table.
     pub fn label(&self) -> String {
-        if self.mode == "bare" {
-            "bare".into()
-        } else {
-            format!("vm x{}", self.cost_scale)
+        match self.mode.as_str() {
+            "bare" => "bare".into(),
+            "vm" => format!("vm x{}", self.cost_scale),
+            other => other.into(),
         }
     }
 }

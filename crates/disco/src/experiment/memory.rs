@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::exec::RunResult;
-use super::spec::{Experiment, FigureKind, Labels, Run, RunSpec, EXPERIMENTS};
+use super::spec::{summary, Experiment, FigureKind, Labels, Run, RunSpec};
 
 /// CPUs of the machine.
 pub const CPUS: u32 = 8;
@@ -91,11 +91,7 @@ pub fn config_name(vms: u32) -> String {
 pub fn fig7(quick: bool) -> Experiment {
     Experiment {
         name: "fig7".into(),
-        summary: EXPERIMENTS
-            .iter()
-            .find(|(n, _)| *n == "fig7")
-            .map_or("", |(_, s)| s)
-            .into(),
+        summary: summary("fig7"),
         title: "Memory footprint of eight Pmake instances (Fig. 7)".into(),
         quick,
         runs: CONFIGS.iter().map(|&v| config_run(v, quick)).collect(),

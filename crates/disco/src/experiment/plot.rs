@@ -48,8 +48,8 @@ pub fn svg_text(e: &Experiment, f: &Figure, subtitle: &str) -> Result<String> {
     for w in &f.workloads {
         let start = x;
         for b in &w.bars {
-            let label = if b.mode == "bare" {
-                "bare".to_string()
+            let label = if b.mode != "vm" {
+                b.mode.clone()
             } else if b.cost_scale == 1.0 {
                 "VM".to_string()
             } else {

@@ -56,6 +56,9 @@ pub struct RunSpec {
     /// Write the memory footprint (`--memory-report`) into the results.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub memory_report: bool,
+    /// In a VM, share no memory (`--no-sharing`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_sharing: bool,
 }
 
 impl RunSpec {
@@ -77,6 +80,7 @@ impl RunSpec {
             vms: None,
             work_disk_mib: None,
             memory_report: false,
+            no_sharing: false,
         }
     }
 
@@ -118,6 +122,9 @@ impl RunSpec {
         }
         if self.services {
             a.push("--services".into());
+        }
+        if self.no_sharing {
+            a.push("--no-sharing".into());
         }
         a
     }
@@ -209,6 +216,9 @@ impl RunSpec {
             a.extend(["--vm".into(), "--vcpus".into(), self.vcpus.to_string()]);
             if self.cost_scale != 1.0 {
                 a.extend(["--cost-scale".into(), self.cost_scale.to_string()]);
+            }
+            if self.no_sharing {
+                a.push("--no-sharing".into());
             }
         }
         if self.work_disk_mib.is_some() {
@@ -603,6 +613,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
         "Figure 7 (§5.3): eight pmake instances on 8 CPUs, bare and in 1, 2, 4, 8 VMs from one copy-on-write root disk; virtual and machine memory footprints per category",
     ),
     (
+        "sharing",
+        "Fig. 6 runs at monitor cost scale 1 with memory sharing on (the default) and off (--no-sharing): what sharing costs each workload in one VM",
+    ),
+    (
         "selftest",
         "a check of the runner itself: `true` on the busybox guest, bare and in a VM (costs x1, x2); seconds per run",
     ),
@@ -615,12 +629,22 @@ pub const COST_SCALES: [f64; 3] = [1.0, 0.5, 2.0];
 /// The Figure 6 workloads, in the paper's order.
 pub const FIG6_WORKLOADS: [&str; 4] = ["pmake", "engineering", "raytrace", "database"];
 
+/// The summary line of experiment `name` in [`EXPERIMENTS`].
+pub fn summary(name: &str) -> String {
+    EXPERIMENTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or("", |(_, s)| s)
+        .into()
+}
+
 /// The experiment called `name`.
 pub fn experiment(name: &str, quick: bool) -> Option<Experiment> {
     match name {
         "fig6" => Some(fig6(quick)),
         "table2" => Some(table2(quick)),
         "fig7" => Some(super::memory::fig7(quick)),
+        "sharing" => Some(sharing(quick)),
         "selftest" => Some(selftest(quick)),
         _ => None,
     }
@@ -682,7 +706,7 @@ fn fig6(quick: bool) -> Experiment {
     };
     Experiment {
         name: "fig6".into(),
-        summary: EXPERIMENTS[0].1.into(),
+        summary: summary("fig6"),
         title: "Overhead of virtualization (Fig. 6)".into(),
         quick,
         runs: runs_for(&workloads, &COST_SCALES),
@@ -721,7 +745,7 @@ fn table2(quick: bool) -> Experiment {
     bare.services = true;
     Experiment {
         name: "table2".into(),
-        summary: EXPERIMENTS[1].1.into(),
+        summary: summary("table2"),
         title: "Pmake's top kernel services in a VM (Table 2)".into(),
         quick,
         runs: runs_for(&[("pmake", bare)], &[1.0]),
@@ -732,13 +756,54 @@ fn table2(quick: bool) -> Experiment {
     }
 }
 
+/// Fig. 6's bare and VM (cost scale 1) runs, plus the VM with sharing off
+/// (labelled `no-sharing`). The first two are Fig. 6's own runs: with the
+/// same output directory their cached results are reused.
+fn sharing(quick: bool) -> Experiment {
+    let mut runs = Vec::new();
+    for w in FIG6_WORKLOADS {
+        let bare = workload_run(w, quick);
+        let mut off = bare.in_vm(1.0);
+        off.no_sharing = true;
+        let label = |mode: &str| Labels {
+            workload: w.to_string(),
+            mode: mode.into(),
+            cost_scale: 1.0,
+        };
+        runs.push(Run {
+            spec: bare.clone(),
+            labels: label("bare"),
+        });
+        runs.push(Run {
+            spec: bare.in_vm(1.0),
+            labels: label("vm"),
+        });
+        runs.push(Run {
+            spec: off,
+            labels: label("no-sharing"),
+        });
+    }
+    let f6 = fig6(quick);
+    Experiment {
+        name: "sharing".into(),
+        summary: summary("sharing"),
+        title: "What memory sharing costs in one VM (Fig. 6 runs, sharing on and off)".into(),
+        quick,
+        runs,
+        figure: FigureKind::NormalisedBreakdown,
+        paper: f6.paper,
+        paper_source: f6.paper_source,
+        paper_services: Vec::new(),
+    }
+}
+
 /// The runner's own check: `true` on the default busybox guest, bare and
 /// in a VM at cost scales 1 and 2 (about ten seconds a run).
 fn selftest(quick: bool) -> Experiment {
     let bare = RunSpec::bare("true");
     Experiment {
         name: "selftest".into(),
-        summary: EXPERIMENTS[2].1.into(),
+        summary: summary("selftest"),
         title: "Runner self-test: boot and `true`".into(),
         quick,
         runs: runs_for(&[("true", bare)], &[1.0, 2.0]),
@@ -840,5 +905,21 @@ mod tests {
             .unwrap()
             .contains("\"services\":true"));
         assert_ne!(with.hash("1", "img"), bare.hash("1", "img"));
+    }
+
+    #[test]
+    fn sharing_reuses_fig6_runs_and_adds_no_sharing_ones() {
+        let e = experiment("sharing", true).unwrap();
+        let f6 = experiment("fig6", true).unwrap();
+        assert_eq!(e.runs.len(), 12);
+        let hashes: Vec<String> = f6.runs.iter().map(|r| r.spec.hash("1", "i")).collect();
+        for r in &e.runs {
+            let in_fig6 = hashes.contains(&r.spec.hash("1", "i"));
+            assert_eq!(in_fig6, r.labels.mode != "no-sharing", "{:?}", r.labels);
+            let args = r.spec.args(std::path::Path::new("/s/stats.json"));
+            assert_eq!(args.contains(&"--no-sharing".into()), r.spec.no_sharing);
+        }
+        assert!(e.runs[2].spec.no_sharing && e.runs[2].spec.vm);
+        assert_eq!(summary("selftest"), EXPERIMENTS.last().unwrap().1);
     }
 }

@@ -103,12 +103,19 @@ impl MachineMemory {
         None
     }
 
-    /// Enters private page `page` of `owner` in the table under `hash`.
+    /// Enters private page `page` of `owner` in the table under `hash`
+    /// (replacing its entry under another hash, if it had one).
     pub fn offer_kernel_page(&mut self, hash: u64, page: u64, owner: PageUser) {
-        let list = self.kernel_pages.entry(hash).or_default();
-        list.retain(|c| c.page != page);
-        list.push(Candidate { page, owner });
-        self.sharing_mut(owner.vm).kernel_pages_offered += 1;
+        match self.kernel_hashes.get(&page).copied() {
+            Some(old) if old == hash => return,
+            Some(old) => self.forget_kernel_page(page, old),
+            None => self.sharing_mut(owner.vm).kernel_pages_offered += 1,
+        }
+        self.kernel_hashes.insert(page, hash);
+        self.kernel_pages
+            .entry(hash)
+            .or_default()
+            .push(Candidate { page, owner });
     }
 
     /// Makes offered page `c` a shared kernel page (its owner its only user
@@ -121,9 +128,10 @@ impl MachineMemory {
         self.memmap.add_user(c.page, c.owner);
     }
 
-    /// Forgets shared kernel page `page` (freed).
+    /// Forgets kernel page `page` (freed, or no longer offered).
     pub(crate) fn forget_kernel_page(&mut self, page: u64, hash: u64) {
         self.kernel_patches.remove(&page);
+        self.kernel_hashes.remove(&page);
         if let Some(list) = self.kernel_pages.get_mut(&hash) {
             list.retain(|c| c.page != page);
             if list.is_empty() {

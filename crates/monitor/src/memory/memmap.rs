@@ -22,6 +22,28 @@ pub struct PageUser {
     pub guest_page: u64,
 }
 
+impl PageUser {
+    /// Packed in 64 bits (VM in the top 16, guest page in the low 48) for
+    /// the flat array of private pages.
+    fn pack(self) -> u64 {
+        assert!(
+            self.vm < 0xffff && self.guest_page < 1 << 48,
+            "VM numbers fit in 16 bits, guest pages in 48"
+        );
+        ((self.vm as u64) << 48) | self.guest_page
+    }
+
+    fn unpack(v: u64) -> Option<PageUser> {
+        (v != NO_USER).then_some(PageUser {
+            vm: (v >> 48) as usize,
+            guest_page: v & ((1 << 48) - 1),
+        })
+    }
+}
+
+/// A free entry of the private-page array.
+const NO_USER: u64 = u64::MAX;
+
 /// What a shared machine page holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SharedKind {
@@ -64,7 +86,7 @@ pub enum PageKind {
 /// Kinds and users of every machine page.
 #[derive(Clone, Debug)]
 pub struct MemMap {
-    private: Vec<Option<PageUser>>,
+    private: Vec<u64>,
     shared: BTreeMap<u64, SharedPage>,
 }
 
@@ -72,7 +94,7 @@ impl MemMap {
     /// A memmap for `pages` machine pages, all unused.
     pub fn new(pages: u64) -> Self {
         MemMap {
-            private: vec![None; pages as usize],
+            private: vec![NO_USER; pages as usize],
             shared: BTreeMap::new(),
         }
     }
@@ -82,7 +104,7 @@ impl MemMap {
     pub fn structure_bytes(&self) -> u64 {
         let users: usize = self.shared.values().map(|s| s.users.len()).sum();
         let shared = std::mem::size_of::<u64>() + std::mem::size_of::<SharedPage>();
-        (self.private.len() * std::mem::size_of::<Option<PageUser>>()
+        (self.private.len() * std::mem::size_of::<u64>()
             + self.shared.len() * shared * 4 / 3
             + users * std::mem::size_of::<PageUser>()) as u64
     }
@@ -100,7 +122,10 @@ impl MemMap {
 
     /// The user of private machine page `page`.
     pub fn user(&self, page: u64) -> Option<PageUser> {
-        self.private.get(page as usize).copied().flatten()
+        self.private
+            .get(page as usize)
+            .copied()
+            .and_then(PageUser::unpack)
     }
 
     /// Records that `user` now uses machine page `page` privately.
@@ -109,12 +134,12 @@ impl MemMap {
             !self.shared.contains_key(&page),
             "a shared page made private"
         );
-        self.private[page as usize] = Some(user);
+        self.private[page as usize] = user.pack();
     }
 
     /// Records that private machine page `page` is free.
     pub fn clear(&mut self, page: u64) {
-        self.private[page as usize] = None;
+        self.private[page as usize] = NO_USER;
     }
 
     /// Records machine page `page` as a shared page holding `kind`, with no
@@ -162,7 +187,7 @@ impl MemMap {
 
     /// Machine pages used privately.
     pub fn private_pages(&self) -> usize {
-        self.private.iter().filter(|u| u.is_some()).count()
+        self.private.iter().filter(|u| **u != NO_USER).count()
     }
 
     /// Machine pages in use (private or shared).

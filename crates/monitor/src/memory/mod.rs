@@ -74,6 +74,8 @@ pub struct MachineMemory {
     pub share_kernel: bool,
     /// Kernel-image pages by content hash ([`kernel`]).
     kernel_pages: BTreeMap<u64, Vec<kernel::Candidate>>,
+    /// The hash each kernel-image page is entered under.
+    kernel_hashes: BTreeMap<u64, u64>,
     /// Instructions the monitor rewrote in place in shared kernel-image
     /// pages: per machine page, (byte offset, original word).
     kernel_patches: BTreeMap<u64, Vec<(u16, u32)>>,
@@ -99,6 +101,7 @@ impl MachineMemory {
             sharing_on: true,
             share_kernel: false,
             kernel_pages: BTreeMap::new(),
+            kernel_hashes: BTreeMap::new(),
             kernel_patches: BTreeMap::new(),
         }
     }
@@ -256,6 +259,9 @@ impl MachineMemory {
     pub(crate) fn drop_user(&mut self, page: u64, user: PageUser) {
         match self.memmap.kind(page) {
             PageKind::Private => {
+                if let Some(hash) = self.kernel_hashes.get(&page).copied() {
+                    self.forget_kernel_page(page, hash);
+                }
                 self.memmap.clear(page);
                 self.pool.free(&mut self.alloc, page);
                 tracing::trace!(target: "monitor::cow", "machine page {page:#x} freed (VM {} guest page {:#x})", user.vm, user.guest_page);

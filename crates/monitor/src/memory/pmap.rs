@@ -62,6 +62,25 @@ impl PmapEntry {
     }
 }
 
+/// A pmap slot: an entry packed in 32 bits (machine page << 1 | writable;
+/// the EntryLo is rebuilt on reading), or [`NO_ENTRY`]. Machine page
+/// numbers fit in 31 bits (8 TiB of machine memory).
+type Slot = u32;
+/// The slot of an unbacked guest page.
+const NO_ENTRY: Slot = u32::MAX;
+
+fn pack(e: PmapEntry) -> Slot {
+    let page = u32::try_from(e.machine_page)
+        .ok()
+        .filter(|p| *p < (1 << 31) - 1)
+        .expect("machine page numbers fit in 31 bits");
+    (page << 1) | u32::from(e.writable())
+}
+
+fn unpack(s: Slot) -> Option<PmapEntry> {
+    (s != NO_ENTRY).then(|| PmapEntry::with(u64::from(s >> 1), s & 1 != 0))
+}
+
 /// How a guest chunk is backed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Chunk {
@@ -78,7 +97,7 @@ enum Chunk {
 /// A VM's guest-physical to machine map.
 #[derive(Clone, Debug)]
 pub struct Pmap {
-    pages: Vec<Option<PmapEntry>>,
+    pages: Vec<Slot>,
     chunks: Vec<Chunk>,
     /// Per split chunk: the pages (offsets in the chunk) no longer backed
     /// by their own page of the chunk's machine chunk, writable.
@@ -90,7 +109,7 @@ impl Pmap {
     /// chunk size).
     pub fn new(mem_bytes: u64) -> Self {
         Pmap {
-            pages: vec![None; (mem_bytes >> 12) as usize],
+            pages: vec![NO_ENTRY; (mem_bytes >> 12) as usize],
             chunks: vec![Chunk::Unbacked; (mem_bytes >> CHUNK_SHIFT) as usize],
             irregular: BTreeMap::new(),
         }
@@ -100,7 +119,7 @@ impl Pmap {
     /// set of remapped pages: a B-tree node per 8 entries).
     pub fn structure_bytes(&self) -> u64 {
         let irregular: usize = self.irregular.values().map(BTreeSet::len).sum();
-        (self.pages.len() * std::mem::size_of::<Option<PmapEntry>>()
+        (self.pages.len() * std::mem::size_of::<Slot>()
             + self.chunks.len() * std::mem::size_of::<Chunk>()
             + irregular * 4) as u64
     }
@@ -117,7 +136,7 @@ impl Pmap {
 
     /// The entry of guest page `page`, if it is backed.
     pub fn entry(&self, page: u64) -> Option<PmapEntry> {
-        self.pages.get(page as usize).copied().flatten()
+        self.pages.get(page as usize).copied().and_then(unpack)
     }
 
     /// True when guest chunk `chunk` is backed.
@@ -204,7 +223,7 @@ impl Pmap {
         let first = chunk * CHUNK_PAGES;
         let machine_first = u64::from(machine) * CHUNK_PAGES;
         for i in 0..CHUNK_PAGES {
-            self.pages[(first + i) as usize] = Some(PmapEntry::new(machine_first + i));
+            self.pages[(first + i) as usize] = pack(PmapEntry::new(machine_first + i));
         }
     }
 
@@ -221,7 +240,7 @@ impl Pmap {
         self.chunks[chunk as usize] = Chunk::Split(None);
         let first = chunk * CHUNK_PAGES;
         for (i, &m) in machine.iter().enumerate() {
-            self.pages[first as usize + i] = Some(PmapEntry::new(m));
+            self.pages[first as usize + i] = pack(PmapEntry::new(m));
         }
     }
 
@@ -250,9 +269,8 @@ impl Pmap {
                 set.insert(offset);
             }
         }
-        self.pages[page as usize]
-            .replace(entry)
-            .expect("backed chunks have all their pages")
+        let old = std::mem::replace(&mut self.pages[page as usize], pack(entry));
+        unpack(old).expect("backed chunks have all their pages")
     }
 
     /// Drops every mapping; returns the (guest page, entry) pairs it had.
@@ -262,7 +280,7 @@ impl Pmap {
         self.pages
             .iter_mut()
             .enumerate()
-            .filter_map(|(i, p)| p.take().map(|e| (i as u64, e)))
+            .filter_map(|(i, p)| unpack(std::mem::replace(p, NO_ENTRY)).map(|e| (i as u64, e)))
             .collect()
     }
 
@@ -280,7 +298,7 @@ impl Pmap {
         self.pages
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| p.map(|e| (i as u64, e)))
+            .filter_map(|(i, p)| unpack(*p).map(|e| (i as u64, e)))
     }
 }
 

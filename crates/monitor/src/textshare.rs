@@ -99,6 +99,7 @@ impl Monitor {
             if m.mem.read_bytes(e.machine_page << 12, &mut data).is_err() {
                 continue;
             }
+            self.memory.unpatched(e.machine_page, &mut data);
             let hash = page_hash(&data);
             let twin = self.memory.kernel_twin(&m.mem, hash, &data, vi, guest_page);
             twins += usize::from(twin.is_some());
@@ -120,6 +121,7 @@ impl Monitor {
             m.mem
                 .read_bytes(page << 12, &mut data)
                 .expect("mapped pages lie in RAM");
+            self.memory.unpatched(page, &mut data);
             let twin = self.memory.kernel_twin(&m.mem, hash, &data, vi, guest_page);
             let page = match twin {
                 // Cannot happen (nothing was written since); stays private.

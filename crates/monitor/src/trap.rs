@@ -420,7 +420,23 @@ impl Monitor {
                 pa = (e.machine_page << 12) | (pa & 0xfff);
             }
             Some((_, None)) => return false,
-            None => {}
+            None => {
+                // A private page of the VM's kernel image: the original
+                // words are kept too, so that the image still compares
+                // equal with those of VMs that have not trapped there yet.
+                let image = self.vms[vi].kernel_image;
+                let in_image = self.memory.memmap.user(pa >> 12).is_some_and(|u| {
+                    image.is_some_and(|(first, end)| (first..end).contains(&u.guest_page))
+                });
+                if in_image && self.memory.share_kernel {
+                    for k in 0..rewrite.words.len() as u64 {
+                        let Some(word) = m.mem.read_u32(pa + 4 * k).ok() else {
+                            return false;
+                        };
+                        self.memory.record_kernel_patch(pa + 4 * k, word);
+                    }
+                }
+            }
         }
         for (k, &w) in rewrite.words.iter().enumerate() {
             if m.mem.write_u32(pa + 4 * k as u64, w).is_err() {

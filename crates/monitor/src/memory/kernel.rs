@@ -86,21 +86,26 @@ impl MachineMemory {
             if mem.read_bytes(c.page << 12, &mut other).is_err() {
                 continue;
             }
-            // Compare with the page as offered, before the monitor rewrote
-            // instructions in it.
-            for &(off, word) in self
-                .kernel_patches
-                .get(&c.page)
-                .map_or(&[][..], Vec::as_slice)
-            {
-                let off = usize::from(off);
-                other[off..off + 4].copy_from_slice(&word.to_le_bytes());
-            }
+            self.unpatched(c.page, &mut other);
             if other == *data {
                 return Some(twin);
             }
         }
         None
+    }
+
+    /// Puts back in `data`, the contents of kernel-image page `page`, the
+    /// words the monitor rewrote: the page as the guest left it. Images
+    /// are compared so, whichever instructions each VM has trapped on.
+    pub fn unpatched(&self, page: u64, data: &mut [u8; 4096]) {
+        for &(off, word) in self
+            .kernel_patches
+            .get(&page)
+            .map_or(&[][..], Vec::as_slice)
+        {
+            let off = usize::from(off);
+            data[off..off + 4].copy_from_slice(&word.to_le_bytes());
+        }
     }
 
     /// Enters private page `page` of `owner` in the table under `hash`
@@ -158,7 +163,7 @@ impl MachineMemory {
     }
 
     /// Records that the monitor rewrote the word at machine address `pa`
-    /// (in a shared kernel-image page), which held `original`.
+    /// (in a kernel-image page), which held `original`.
     pub fn record_kernel_patch(&mut self, pa: u64, original: u32) {
         let list = self.kernel_patches.entry(pa >> 12).or_default();
         let off = (pa & 0xfff) as u16;

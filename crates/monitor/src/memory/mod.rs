@@ -262,6 +262,7 @@ impl MachineMemory {
                 if let Some(hash) = self.kernel_hashes.get(&page).copied() {
                     self.forget_kernel_page(page, hash);
                 }
+                self.kernel_patches.remove(&page);
                 self.memmap.clear(page);
                 self.pool.free(&mut self.alloc, page);
                 tracing::trace!(target: "monitor::cow", "machine page {page:#x} freed (VM {} guest page {:#x})", user.vm, user.guest_page);

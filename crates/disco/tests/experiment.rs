@@ -173,10 +173,12 @@ fn experiment_list_and_unknown_names() {
     assert!(stdout(&out).contains("fig6"));
     assert!(stdout(&out).contains("selftest"));
     assert!(stdout(&out).contains("table2"));
-    let bad = run(&["experiment", "fig7"]);
+    assert!(stdout(&out).contains("fig7"));
+    assert!(stdout(&out).contains("sharing"));
+    let bad = run(&["experiment", "fig99"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(
-        stderr(&bad).contains("no experiment 'fig7'"),
+        stderr(&bad).contains("no experiment 'fig99'"),
         "{}",
         stderr(&bad)
     );

@@ -92,25 +92,8 @@ pub fn svg_text(e: &Experiment, f: &Figure, subtitle: &str) -> Result<String> {
     {
         let width = (160.0 + 62.0 * x_max) as u32;
         let root = SVGBackend::with_string(&mut out, (width.max(520), 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
         let caption = format!("{} — {}", e.title, subtitle);
-        let mut chart = ChartBuilder::on(&root)
-            .caption(caption, ("sans-serif", 17))
-            .margin(14)
-            .x_label_area_size(58)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_top)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_labels(8)
-            .light_line_style(WHITE)
-            .y_desc("Normalised execution time")
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(plot_err)?;
+        let mut chart = bar_chart(&root, &caption, x_max, y_top, "Normalised execution time")?;
 
         let parts: [Part; 5] = [
             ("user", USER, |b| b.user),
@@ -167,28 +150,8 @@ pub fn svg_text(e: &Experiment, f: &Figure, subtitle: &str) -> Result<String> {
             .collect();
         chart.draw_series(outlines).map_err(plot_err)?;
         // The legend: one row along the top of the plotting area.
-        let (mut lx, ly) = chart.backend_coord(&(0.0, y_top));
-        lx += 12;
-        let legend_font = ("sans-serif", 12).into_font().color(&BLACK);
-        for (name, colour) in &legend {
-            root.draw(&Rectangle::new(
-                [(lx, ly + 8), (lx + 12, ly + 20)],
-                colour.filled(),
-            ))
-            .map_err(plot_err)?;
-            root.draw(&Rectangle::new(
-                [(lx, ly + 8), (lx + 12, ly + 20)],
-                BLACK.stroke_width(1),
-            ))
-            .map_err(plot_err)?;
-            root.draw(&Text::new(
-                name.clone(),
-                (lx + 17, ly + 8),
-                legend_font.clone(),
-            ))
-            .map_err(plot_err)?;
-            lx += 30 + 8 * name.len() as i32;
-        }
+        let at = chart.backend_coord(&(0.0, y_top));
+        draw_legend(&root, at, legend.iter().map(|(n, c)| (n.as_str(), *c)))?;
 
         // Totals above the bars, labels under them, workloads under those.
         let small = ("sans-serif", 11).into_font().color(&BLACK);
@@ -228,6 +191,64 @@ pub fn svg_text(e: &Experiment, f: &Figure, subtitle: &str) -> Result<String> {
         root.present().map_err(plot_err)?;
     }
     Ok(out)
+}
+
+/// The chart of a bar plot on `root` (filled white): `caption` on top, x
+/// from 0 to `x_max` without labels (the bars get their own), y from 0 to
+/// `y_top` described by `y_desc`.
+fn bar_chart<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+    x_max: f64,
+    y_top: f64,
+    y_desc: &str,
+) -> Result<
+    ChartContext<
+        'a,
+        SVGBackend<'b>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+> {
+    root.fill(&WHITE).map_err(plot_err)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 17))
+        .margin(14)
+        .x_label_area_size(58)
+        .y_label_area_size(56)
+        .build_cartesian_2d(0.0..x_max, 0.0..y_top)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_labels(8)
+        .light_line_style(WHITE)
+        .y_desc(y_desc)
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()
+        .map_err(plot_err)?;
+    Ok(chart)
+}
+
+/// A one-row legend of outlined colour boxes and names on `root`, from
+/// the top left corner of the plotting area `(x, y)`.
+fn draw_legend<'n>(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    (x, y): (i32, i32),
+    legend: impl IntoIterator<Item = (&'n str, RGBColor)>,
+) -> Result<()> {
+    let font = ("sans-serif", 12).into_font().color(&BLACK);
+    let mut lx = x + 12;
+    for (name, colour) in legend {
+        for style in [colour.filled(), BLACK.stroke_width(1)] {
+            root.draw(&Rectangle::new([(lx, y + 8), (lx + 12, y + 20)], style))
+                .map_err(plot_err)?;
+        }
+        root.draw(&Text::new(name.to_string(), (lx + 17, y + 8), font.clone()))
+            .map_err(plot_err)?;
+        lx += 30 + 8 * name.len() as i32;
+    }
+    Ok(())
 }
 
 fn plot_err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
@@ -524,24 +545,14 @@ pub fn footprints_svg_text(
     {
         let width = (160.0 + 56.0 * x_max) as u32;
         let root = SVGBackend::with_string(&mut out, (width.max(560), 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err)?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("{} — {}", e.title, subtitle), ("sans-serif", 17))
-            .margin(14)
-            .x_label_area_size(58)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_top)
-            .map_err(plot_err)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_labels(8)
-            .light_line_style(WHITE)
-            .y_desc("Memory footprint (MiB; paper: MB)")
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .draw()
-            .map_err(plot_err)?;
+        let caption = format!("{} — {}", e.title, subtitle);
+        let mut chart = bar_chart(
+            &root,
+            &caption,
+            x_max,
+            y_top,
+            "Memory footprint (MiB; paper: MB)",
+        )?;
         for (i, colour) in COLOURS.iter().enumerate() {
             let rects: Vec<Rectangle<(f64, f64)>> = bars
                 .iter()
@@ -570,26 +581,12 @@ pub fn footprints_svg_text(
                 Rectangle::new([(x - 0.4, 0.0), (x + 0.4, top(b))], BLACK.stroke_width(1))
             }))
             .map_err(plot_err)?;
-        let (mut lx, ly) = chart.backend_coord(&(0.0, y_top));
-        lx += 12;
-        let legend_font = ("sans-serif", 12).into_font().color(&BLACK);
         let legend = NAMES
             .iter()
+            .copied()
             .zip(COLOURS)
-            .chain(std::iter::once((&"paper (total only)", PAPER)));
-        for (name, colour) in legend {
-            for style in [colour.filled(), BLACK.stroke_width(1)] {
-                root.draw(&Rectangle::new([(lx, ly + 8), (lx + 12, ly + 20)], style))
-                    .map_err(plot_err)?;
-            }
-            root.draw(&Text::new(
-                name.to_string(),
-                (lx + 17, ly + 8),
-                legend_font.clone(),
-            ))
-            .map_err(plot_err)?;
-            lx += 30 + 8 * name.len() as i32;
-        }
+            .chain(std::iter::once(("paper (total only)", PAPER)));
+        draw_legend(&root, chart.backend_coord(&(0.0, y_top)), legend)?;
         let centred = |size: u32| {
             ("sans-serif", size).into_font().color(&BLACK).pos(
                 plotters::style::text_anchor::Pos::new(

@@ -688,20 +688,21 @@ fn fig7_runs_split_the_machine_and_report_footprints() {
     // The generated configuration is one disco up reads.
     let file: crate::config::ConfigFile = toml::from_str(&toml).unwrap();
     assert_eq!(file.vm.len(), 4);
-    // Preparing makes the work disks (ext4) and the configuration.
+    // Preparing makes the work disks (ext4, as e2fsck sees them) and the
+    // configuration (scripts/test installs e2fsprogs).
     let scratch = tempfile::tempdir().unwrap();
-    if std::process::Command::new("mke2fs")
-        .arg("-V")
-        .output()
-        .is_ok()
-    {
-        four.prepare(scratch.path()).unwrap();
-        for i in 0..4 {
-            let disk = RunSpec::work_disk(scratch.path(), i);
-            assert_eq!(std::fs::metadata(&disk).unwrap().len(), 512 << 20);
-        }
-        assert!(scratch.path().join("vms.toml").is_file());
+    four.prepare(scratch.path()).unwrap();
+    for i in 0..4 {
+        let disk = RunSpec::work_disk(scratch.path(), i);
+        assert_eq!(std::fs::metadata(&disk).unwrap().len(), 512 << 20);
     }
+    let fsck = std::process::Command::new("e2fsck")
+        .args(["-n", "-f"])
+        .arg(RunSpec::work_disk(scratch.path(), 3))
+        .output()
+        .unwrap();
+    assert!(fsck.status.success(), "{fsck:?}");
+    assert!(scratch.path().join("vms.toml").is_file());
     // Other experiments' cache keys are unchanged by the new fields.
     let json = serde_json::to_string(&RunSpec::bare("true")).unwrap();
     assert!(

@@ -315,16 +315,9 @@ impl MachineMemory {
             _ => self.alloc_page(mem, node)?,
         };
         if copy {
-            let mut buf = [0u8; 4096];
-            mem.read_bytes(old.machine_page << 12, &mut buf)
-                .expect("mapped pages lie in RAM");
-            mem.write_bytes(new << 12, &buf)
-                .expect("allocated pages lie in RAM");
+            copy_page(mem, old.machine_page, new);
         }
-        let user = PageUser { vm, guest_page };
-        pmap.remap(guest_page, PmapEntry::new(new));
-        self.memmap.set(new, user);
-        self.drop_user(old.machine_page, user);
+        self.move_user(pmap, vm, guest_page, old.machine_page, new);
         let stats = self.sharing_mut(vm);
         if copy {
             stats.cow_faults += 1;
@@ -353,16 +346,18 @@ impl MachineMemory {
             return None;
         }
         self.mark_dirty(own);
-        let mut buf = [0u8; 4096];
-        mem.read_bytes(old.machine_page << 12, &mut buf)
-            .expect("mapped pages lie in RAM");
-        mem.write_bytes(own << 12, &buf)
-            .expect("allocated pages lie in RAM");
-        let user = PageUser { vm, guest_page };
-        pmap.remap(guest_page, PmapEntry::new(own));
-        self.memmap.set(own, user);
-        self.drop_user(old.machine_page, user);
+        copy_page(mem, old.machine_page, own);
+        self.move_user(pmap, vm, guest_page, old.machine_page, own);
         Some((old.machine_page, own))
+    }
+
+    /// Points VM `vm`'s guest page `guest_page` at its new private page
+    /// `new`, and drops its use of `old`.
+    fn move_user(&mut self, pmap: &mut Pmap, vm: usize, guest_page: u64, old: u64, new: u64) {
+        let user = PageUser { vm, guest_page };
+        pmap.remap(guest_page, PmapEntry::new(new));
+        self.memmap.set(new, user);
+        self.drop_user(old, user);
     }
 
     /// Maps shared machine page `page` read-only at guest page
@@ -404,6 +399,15 @@ impl MachineMemory {
     pub fn free_bytes(&self) -> u64 {
         self.alloc.free_chunks() as u64 * CHUNK_BYTES + (self.pool.free_pages() << 12)
     }
+}
+
+/// Copies machine page `from` to machine page `to`.
+fn copy_page(mem: &mut PhysMem, from: u64, to: u64) {
+    let mut buf = [0u8; 4096];
+    mem.read_bytes(from << 12, &mut buf)
+        .expect("mapped pages lie in RAM");
+    mem.write_bytes(to << 12, &buf)
+        .expect("allocated pages lie in RAM");
 }
 
 #[cfg(test)]

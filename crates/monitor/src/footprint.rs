@@ -14,7 +14,7 @@ use mips::PhysMem;
 use serde::Serialize;
 
 use crate::memory::memmap::{PageKind, SharedKind};
-use crate::memory::pmap::Pmap;
+use crate::memory::pmap::{Pmap, PmapEntry};
 use crate::memory::MachineMemory;
 
 /// What a page holds, in Fig. 7's categories.
@@ -97,9 +97,34 @@ impl Footprint {
         mem: &PhysMem,
         kernel: Option<(u64, u64)>,
     ) -> Self {
+        let cache = |page: u64| {
+            matches!(
+                memory.memmap.kind(page),
+                PageKind::Shared(SharedKind::DiskCache { .. })
+            )
+        };
+        Self::walk(mem, kernel, pmap.entries(), cache)
+    }
+
+    /// The footprint of a bare machine's RAM `mem`, its kernel image at
+    /// pages `kernel` (no page is shared; nothing tells buffer-cache pages
+    /// from other data).
+    pub fn bare(mem: &PhysMem, kernel: Option<(u64, u64)>) -> Self {
+        let pages = (0..mem.size() >> 12).map(|p| (p, PmapEntry::new(p)));
+        Self::walk(mem, kernel, pages, |_| false)
+    }
+
+    /// Counts `pages` (guest page, entry) that hold data, by category;
+    /// `cache` tells the machine pages of the global disk cache.
+    fn walk(
+        mem: &PhysMem,
+        kernel: Option<(u64, u64)>,
+        pages: impl Iterator<Item = (u64, PmapEntry)>,
+        cache: impl Fn(u64) -> bool,
+    ) -> Self {
         let mut f = Footprint::default();
         let ram = mem.as_slice();
-        for (guest_page, e) in pmap.entries() {
+        for (guest_page, e) in pages {
             f.pages_backed += 1;
             let shared = !e.writable();
             f.pages_shared += u64::from(shared);
@@ -110,11 +135,7 @@ impl Footprint {
             if zero {
                 continue;
             }
-            let cache = matches!(
-                memory.memmap.kind(e.machine_page),
-                PageKind::Shared(SharedKind::DiskCache { .. })
-            );
-            let category = if cache {
+            let category = if cache(e.machine_page) {
                 Category::BufferCache
             } else if kernel.is_some_and(|(a, b)| (a..b).contains(&guest_page)) {
                 Category::KernelImage
@@ -126,32 +147,6 @@ impl Footprint {
                 f.shared.add(category, 1);
                 f.shared_machine.push((e.machine_page, category));
             }
-        }
-        f
-    }
-}
-
-impl Footprint {
-    /// The footprint of a bare machine's RAM `mem`, its kernel image at
-    /// pages `kernel` (no page is shared; nothing tells buffer-cache pages
-    /// from other data).
-    pub fn bare(mem: &PhysMem, kernel: Option<(u64, u64)>) -> Self {
-        let mut f = Footprint::default();
-        for (page, data) in mem.as_slice().chunks(4096).enumerate() {
-            let page = page as u64;
-            f.pages_backed += 1;
-            if data.iter().all(|&b| b == 0) {
-                continue;
-            }
-            let image = kernel.is_some_and(|(a, b)| (a..b).contains(&page));
-            f.used.add(
-                if image {
-                    Category::KernelImage
-                } else {
-                    Category::Data
-                },
-                1,
-            );
         }
         f
     }
@@ -270,17 +265,12 @@ pub fn table<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::kernel::Candidate;
     use crate::memory::memmap::PageUser;
-    use crate::memory::pmap::PmapEntry;
 
     #[test]
     fn shared_pages_count_once_on_the_machine_and_zero_pages_not_at_all() {
-        let mut mem = PhysMem::new(64 << 20).unwrap();
-        let mut mm = MachineMemory::new(64 << 20, 1, |_| 0);
-        let mut a = Pmap::new(16 << 20);
-        let mut b = Pmap::new(16 << 20);
-        mm.back(&mut mem, &mut a, 0, 0, 0).unwrap();
-        mm.back(&mut mem, &mut b, 1, 0, 0).unwrap();
+        let (mut mem, mut mm, [mut a, mut b]) = crate::memory::two_vms(16 << 20);
         // Data in guest pages 0x100 (kernel image) and 0x800 (other) of
         // both; a disk-cache page at 0x900 of both; the rest stays zero.
         for pmap in [&a, &b] {
@@ -297,16 +287,11 @@ mod tests {
         mm.map_shared(&mut b, 1, 0x900, cache);
         // VM b shares a's kernel page.
         let ka = a.entry(0x100).unwrap().machine_page;
-        mm.memmap.clear(ka);
-        mm.memmap
-            .make_shared(ka, SharedKind::KernelText { hash: 1 });
-        mm.memmap.add_user(
-            ka,
-            PageUser {
-                vm: 0,
-                guest_page: 0x100,
-            },
-        );
+        let owner = PageUser {
+            vm: 0,
+            guest_page: 0x100,
+        };
+        mm.share_offered(Candidate { page: ka, owner }, 1);
         a.remap(0x100, PmapEntry::read_only(ka));
         mm.map_shared(&mut b, 1, 0x100, ka);
 

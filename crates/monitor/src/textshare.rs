@@ -48,15 +48,16 @@ impl Monitor {
     /// (and were never written while shared) are shared with identical
     /// regions of other VMs or offered to them.
     pub(crate) fn share_kernel_image(&mut self, m: &mut Machine, p: usize, vi: usize, ci: usize) {
+        // Called after every trap from user mode: the cheap tests first.
         let vm = &self.vms[vi];
+        if !self.memory.share_kernel || vm.kernel_scans >= KERNEL_SCANS {
+            return;
+        }
         let Some(image) = vm.kernel_image else {
             return;
         };
         let now = m.sim_ns();
-        if !self.memory.share_kernel
-            || vm.kernel_scans >= KERNEL_SCANS
-            || now < vm.next_kernel_scan_ns
-        {
+        if now < vm.next_kernel_scan_ns {
             return;
         }
         let vm = &mut self.vms[vi];

@@ -391,15 +391,11 @@ impl Monitor {
             let me = s.users.iter().find(|u| u.vm == vi).copied();
             (s.kind, me)
         });
-        match shared {
-            Some((SharedKind::KernelText { .. }, _)) => {
-                for k in 0..rewrite.words.len() as u64 {
-                    let Some(word) = m.mem.read_u32(pa + 4 * k).ok() else {
-                        return false;
-                    };
-                    self.memory.record_kernel_patch(pa + 4 * k, word);
-                }
-            }
+        // In a kernel-image page (shared, or private to a VM that may share
+        // it later) the original words are kept, so that the image still
+        // compares equal with those of VMs that have not trapped there yet.
+        let keep_original = match shared {
+            Some((SharedKind::KernelText { .. }, _)) => true,
             Some((_, Some(user))) => {
                 let node = m.devices.timing.node_of_cpu(p as u32);
                 if self
@@ -418,24 +414,23 @@ impl Monitor {
                     return false;
                 };
                 pa = (e.machine_page << 12) | (pa & 0xfff);
+                false
             }
             Some((_, None)) => return false,
             None => {
-                // A private page of the VM's kernel image: the original
-                // words are kept too, so that the image still compares
-                // equal with those of VMs that have not trapped there yet.
                 let image = self.vms[vi].kernel_image;
-                let in_image = self.memory.memmap.user(pa >> 12).is_some_and(|u| {
-                    image.is_some_and(|(first, end)| (first..end).contains(&u.guest_page))
-                });
-                if in_image && self.memory.share_kernel {
-                    for k in 0..rewrite.words.len() as u64 {
-                        let Some(word) = m.mem.read_u32(pa + 4 * k).ok() else {
-                            return false;
-                        };
-                        self.memory.record_kernel_patch(pa + 4 * k, word);
-                    }
-                }
+                self.memory.share_kernel
+                    && self.memory.memmap.user(pa >> 12).is_some_and(|u| {
+                        image.is_some_and(|(first, end)| (first..end).contains(&u.guest_page))
+                    })
+            }
+        };
+        if keep_original {
+            for k in 0..rewrite.words.len() as u64 {
+                let Some(word) = m.mem.read_u32(pa + 4 * k).ok() else {
+                    return false;
+                };
+                self.memory.record_kernel_patch(pa + 4 * k, word);
             }
         }
         for (k, &w) in rewrite.words.iter().enumerate() {

@@ -179,12 +179,7 @@ mod tests {
 
     #[test]
     fn identical_pages_of_other_vms_are_found_even_after_rewrites() {
-        let mut mem = PhysMem::new(64 << 20).unwrap();
-        let mut mm = MachineMemory::new(64 << 20, 1, |_| 0);
-        let mut a = Pmap::new(32 << 20);
-        let mut b = Pmap::new(32 << 20);
-        mm.back(&mut mem, &mut a, 0, 0, 0).unwrap();
-        mm.back(&mut mem, &mut b, 1, 0, 0).unwrap();
+        let (mut mem, mut mm, [mut a, b]) = crate::memory::two_vms(32 << 20);
         let text = [0x5au8; 4096];
         let pa = a.entry(0x100).unwrap().machine_page;
         mem.write_bytes(pa << 12, &text).unwrap();

@@ -410,5 +410,18 @@ fn copy_page(mem: &mut PhysMem, from: u64, to: u64) {
         .expect("allocated pages lie in RAM");
 }
 
+/// For tests: 64 MiB of machine memory on one node, and two VMs of
+/// `guest_bytes` each with its guest chunk 0 backed.
+#[cfg(test)]
+pub(crate) fn two_vms(guest_bytes: u64) -> (PhysMem, MachineMemory, [Pmap; 2]) {
+    let mut mem = PhysMem::new(64 << 20).unwrap();
+    let mut mm = MachineMemory::new(64 << 20, 1, |_| 0);
+    let mut pmaps = [Pmap::new(guest_bytes), Pmap::new(guest_bytes)];
+    for (vm, pmap) in pmaps.iter_mut().enumerate() {
+        mm.back(&mut mem, pmap, vm, 0, 0).unwrap();
+    }
+    (mem, mm, pmaps)
+}
+
 #[cfg(test)]
 mod tests;

@@ -133,12 +133,7 @@ fn reused_memory_is_zeroed_fresh_memory_is_not_rewritten() {
 
 #[test]
 fn a_write_to_a_shared_page_gets_a_private_copy() {
-    let mut mem = PhysMem::new(64 << 20).unwrap();
-    let mut mm = MachineMemory::new(64 << 20, 1, |_| 0);
-    let mut pmaps = vec![Pmap::new(32 << 20), Pmap::new(32 << 20)];
-    for (vm, pmap) in pmaps.iter_mut().enumerate() {
-        mm.back(&mut mem, pmap, vm, 0, 0).unwrap();
-    }
+    let (mut mem, mut mm, mut pmaps) = two_vms(32 << 20);
     let shared = cache_page(&mut mm, &mut mem, 16, 0x5a);
     mm.map_shared(&mut pmaps[0], 0, 7, shared);
     mm.map_shared(&mut pmaps[1], 1, 9, shared);

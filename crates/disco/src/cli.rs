@@ -96,6 +96,14 @@ pub struct RunArgs {
     /// giving each node one consecutive range.
     #[arg(long)]
     pub interleave: bool,
+    /// Board-level (L2) cache size of every CPU, e.g. 256K (default 1M,
+    /// the paper's; its Raytrace runs used 256K).
+    #[arg(long, value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub l2: Option<u64>,
+    /// A uniform-memory machine (the paper's "optimistic UMA", §5.5): every
+    /// cache miss takes the local latency, wherever its home is.
+    #[arg(long)]
+    pub uma: bool,
     /// Cycles each CPU runs before the next takes its turn. Default 10000.
     #[arg(long, value_name = "CYCLES")]
     pub quantum: Option<u64>,
@@ -140,7 +148,7 @@ pub struct RunArgs {
     /// machine is the saved one; statistics count from the restore.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "config", "mem", "kernel", "initrd", "add", "append", "cpu_mhz", "cpus", "disks",
-        "nodes", "interleave", "quantum", "save_checkpoint",
+        "nodes", "interleave", "uma", "l2", "quantum", "save_checkpoint",
     ])]
     pub restore: Option<PathBuf>,
     /// Run the guest in a virtual machine on the Disco monitor instead of
@@ -170,6 +178,70 @@ pub struct RunArgs {
     /// (the costs are estimates: this shows how much a result depends on them).
     #[arg(long, requires = "vm", value_name = "F", value_parser = crate::run::parse_cost_scale)]
     pub cost_scale: Option<f64>,
+    /// With --vm: the NUMA policy.
+    #[command(flatten)]
+    pub numa: NumaArgs,
+}
+
+/// The NUMA policy's options (`disco run --vm`, `disco up`).
+#[derive(Debug, Args, Default)]
+pub struct NumaArgs {
+    /// NUMA policy (§4.2.3): on (migrate and replicate hot pages; the
+    /// default), off, migrate (only), replicate (only). It acts in detailed
+    /// timing only, where the machine counts misses (docs/numa.md).
+    #[arg(long, value_name = "MODE")]
+    pub numa: Option<NumaMode>,
+    /// Set a NUMA policy parameter (repeatable), as in the `[numa]` table:
+    /// trigger, sharing, write, move_limit, reset_interval_ms,
+    /// freeze_after, freeze_intervals, min_free_percent.
+    #[arg(long = "numa-set", value_name = "KEY=VALUE")]
+    pub numa_set: Vec<String>,
+}
+
+impl NumaArgs {
+    /// True when an option was given.
+    pub fn given(&self) -> bool {
+        self.numa.is_some() || !self.numa_set.is_empty()
+    }
+
+    /// `base` (the configuration file's `[numa]`) with these options
+    /// applied, checked.
+    pub fn apply(
+        &self,
+        mut base: monitor::numa::NumaConfig,
+    ) -> anyhow::Result<monitor::numa::NumaConfig> {
+        if let Some(mode) = self.numa {
+            let (migrate, replicate) = match mode {
+                NumaMode::On => (true, true),
+                NumaMode::Off => (false, false),
+                NumaMode::Migrate => (true, false),
+                NumaMode::Replicate => (false, true),
+            };
+            base.migrate = migrate;
+            base.replicate = replicate;
+        }
+        for kv in &self.numa_set {
+            let Some((k, v)) = kv.split_once('=') else {
+                anyhow::bail!("--numa-set {kv:?}: expected KEY=VALUE");
+            };
+            base.set(k.trim(), v.trim()).map_err(anyhow::Error::msg)?;
+        }
+        base.validate().map_err(anyhow::Error::msg)?;
+        Ok(base)
+    }
+}
+
+/// NUMA policy modes on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum NumaMode {
+    /// Migrate and replicate.
+    On,
+    /// Neither.
+    Off,
+    /// Migrate only.
+    Migrate,
+    /// Replicate only.
+    Replicate,
 }
 
 /// Timing modes on the command line.
@@ -200,4 +272,7 @@ pub enum TraceEvent {
     /// read into it, each copy-on-write fault (VM, guest page, machine
     /// pages old -> new), each shootdown.
     Cow,
+    /// The NUMA policy: every hot page (its counters, the decision, the
+    /// nodes, the cost), every replica collapse and freeze.
+    Numa,
 }

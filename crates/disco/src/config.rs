@@ -7,6 +7,7 @@
 //! mem = "1G"          # or a number of bytes
 //! cpu_mhz = 400
 //! interleave = false  # pages round-robin across nodes instead of ranges
+//! uma = false         # every miss at the local latency (the paper's UMA bound)
 //! quantum = 10000     # cycles a CPU runs before the next takes its turn
 //! disks = ["data.img", "base.img,cow"]  # /dev/vda, /dev/vdb (relative to the file; ,ro and ,cow as for --disk)
 //! disk_access_us = 100  # simulated disk: time per request
@@ -14,6 +15,11 @@
 //!
 //! [monitor]
 //! patch = true        # rewrite privileged instructions on their first trap
+//!
+//! [numa]              # the monitor's page migration and replication (docs/numa.md)
+//! migrate = true
+//! replicate = true
+//! trigger = 128       # misses from one node that make a page hot
 //!
 //! [timing]
 //! mode = "fast"       # or "detailed"
@@ -44,6 +50,9 @@ pub struct ConfigFile {
     /// `[monitor]`: how the Disco monitor runs VMs.
     #[serde(default)]
     pub monitor: MonitorSection,
+    /// `[numa]`: the monitor's NUMA policy.
+    #[serde(default)]
+    pub numa: monitor::numa::NumaConfig,
     /// `[[vm]]`: the virtual machines of `disco up`.
     #[serde(default)]
     pub vm: Vec<VmSection>,
@@ -95,6 +104,8 @@ pub struct MachineSection {
     pub cpu_mhz: Option<u32>,
     /// Interleave pages across nodes.
     pub interleave: Option<bool>,
+    /// Every miss at the local latency.
+    pub uma: Option<bool>,
     /// Cycles per CPU turn.
     pub quantum: Option<u64>,
     /// Disks of the bare machine, `PATH[,ro|,cow]`.

@@ -28,6 +28,9 @@ const TIMEOUT_STATUS: u8 = 124;
 /// Runs `disco run` and returns the process exit status.
 pub fn run(args: RunArgs) -> Result<ExitCode> {
     crate::trace::init(&args.trace);
+    if args.numa.given() && !args.vm {
+        anyhow::bail!("--numa and --numa-set set the monitor's policy: they need --vm");
+    }
     if args.vm {
         let mut session = boot_vm(&args)?;
         session
@@ -127,6 +130,7 @@ fn boot_vm(args: &RunArgs) -> Result<Virtual> {
         share_kernel: !args.no_kernel_sharing
             && config_file(args)?.monitor.share_kernel.unwrap_or(true),
         costs: monitor::cost::CostTable::default().scaled(args.cost_scale.unwrap_or(1.0)),
+        numa: args.numa.apply(config_file(args)?.numa)?,
         ..MonitorConfig::default()
     };
     let monitor = Monitor::new(&mut machine, &[vm], monitor_config)
@@ -207,6 +211,17 @@ fn machine_config(
     c.interleave = args.interleave || m.interleave.unwrap_or(false);
     c.quantum = args.quantum.or(m.quantum).unwrap_or(c.quantum);
     c.timing = file.timing_config();
+    if let Some(bytes) = args.l2 {
+        c.timing.l2_bytes = u32::try_from(bytes)
+            .ok()
+            .filter(|b| b.is_power_of_two())
+            .with_context(|| {
+                format!("--l2 {bytes}: the L2 size must be a power of two below 4 GiB")
+            })?;
+    }
+    if args.uma || m.uma.unwrap_or(false) {
+        c.timing = c.timing.uma();
+    }
     let base = args
         .config
         .as_deref()

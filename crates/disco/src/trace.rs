@@ -15,6 +15,7 @@ pub fn init(events: &[TraceEvent]) {
             TraceEvent::Dev => "machine::dev",
             TraceEvent::Monitor => "monitor",
             TraceEvent::Cow => "monitor::cow",
+            TraceEvent::Numa => "monitor::numa",
             TraceEvent::Insn => continue,
         };
         filter.push_str(&format!(",{target}=trace"));

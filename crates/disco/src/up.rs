@@ -82,6 +82,9 @@ pub struct UpArgs {
     /// booting the same kernel (see docs/sharing.md; overrides the file).
     #[arg(long)]
     pub no_kernel_sharing: bool,
+    /// The NUMA policy (overrides the file's `[numa]`).
+    #[command(flatten)]
+    pub numa: crate::cli::NumaArgs,
 }
 
 /// Runs `disco up` and returns the exit status: 0 when every VM exited
@@ -117,6 +120,7 @@ pub fn up(args: UpArgs) -> Result<ExitCode> {
         patch_privileged: !args.no_patch && file.monitor.patch.unwrap_or(true),
         sharing: !args.no_sharing && file.monitor.sharing.unwrap_or(true),
         share_kernel: !args.no_kernel_sharing && file.monitor.share_kernel.unwrap_or(true),
+        numa: args.numa.apply(file.numa.clone())?,
         ..MonitorConfig::default()
     };
     let mut monitor = Monitor::new(&mut machine, &vms, monitor_config)?;
@@ -242,6 +246,9 @@ fn machine_config(
     c.interleave = m.interleave.unwrap_or(false);
     c.quantum = m.quantum.unwrap_or(c.quantum);
     c.timing = file.timing_config();
+    if file.machine.uma.unwrap_or(false) {
+        c.timing = c.timing.uma();
+    }
     c.timing_mode = match timing {
         Some(TimingArg::Fast) => TimingMode::Fast,
         Some(TimingArg::Detailed) => TimingMode::Detailed,

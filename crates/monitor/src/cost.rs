@@ -25,6 +25,11 @@
 //! | copy-on-write fault | +1500 | allocate a page, copy 4 KiB (512 doubleword loads and stores, mostly cache misses), update pmap and memmap |
 //! | TLB shootdown | +100 per entry dropped | find and invalidate a stale translation in a physical TLB (an inter-processor interrupt for another CPU's, amortised) |
 //! | disk-cache mapping | +150 per page | B-tree lookup (and insert), memmap and pmap update for a disk page mapped instead of copied |
+//! | hot page | +300 | take the hot-page interrupt, read the page's counters and its memmap entry, decide ([`crate::numa`]) |
+//! | migration | +1500 | allocate a page on the target node, update pmap, memmap and history; the 4 KiB copy (1024 cycles, and its cache misses in detailed timing) and the shootdowns are added |
+//! | replication | +1500 | allocate the replica, downgrade the pmap entry, record the replica in the memmap; copy and shootdowns added |
+//! | collapse | +1000 | fold a replicated page's copies into one writable page before a write (no copy: every replica holds the data); shootdowns added |
+//! | shootdown interrupt | +300 per other CPU | a CPU whose TLB held an entry of a migrated or replicated page takes an inter-processor interrupt and drops it |
 
 use serde::Serialize;
 
@@ -57,6 +62,16 @@ pub struct CostTable {
     pub shootdown: u64,
     /// Mapping a disk-cache page at a DMA destination.
     pub map_page: u64,
+    /// Taking a hot-page notification and deciding about it.
+    pub numa_hot_page: u64,
+    /// Migrating a page, beyond its copy and shootdowns.
+    pub migrate: u64,
+    /// Replicating a page, beyond its copy and shootdowns.
+    pub replicate: u64,
+    /// Collapsing a replicated page's copies before a write.
+    pub collapse: u64,
+    /// An inter-processor interrupt for a shootdown, on the CPU taking it.
+    pub ipi: u64,
 }
 
 impl Default for CostTable {
@@ -75,6 +90,11 @@ impl Default for CostTable {
             cow_fault: 1500,
             shootdown: 100,
             map_page: 150,
+            numa_hot_page: 300,
+            migrate: 1500,
+            replicate: 1500,
+            collapse: 1000,
+            ipi: 300,
         }
     }
 }
@@ -99,6 +119,11 @@ impl CostTable {
             cow_fault: f(self.cow_fault),
             shootdown: f(self.shootdown),
             map_page: f(self.map_page),
+            numa_hot_page: f(self.numa_hot_page),
+            migrate: f(self.migrate),
+            replicate: f(self.replicate),
+            collapse: f(self.collapse),
+            ipi: f(self.ipi),
             zero_bytes_per_cycle: ((self.zero_bytes_per_cycle as f64 / factor).round() as u64)
                 .max(1),
         }
@@ -121,6 +146,8 @@ pub enum Work {
     L2tlbRefill,
     /// Reflecting exceptions and interrupts to the guest.
     Reflect,
+    /// Page migration and replication ([`crate::numa`]).
+    Numa,
 }
 
 /// Where a vCPU's simulated time went, and what the monitor did for it.
@@ -144,6 +171,9 @@ pub struct VcpuStats {
     pub l2tlb_refill_cycles: u64,
     /// Monitor cycles reflecting exceptions.
     pub reflect_cycles: u64,
+    /// Monitor cycles migrating and replicating pages (hot pages taken on
+    /// this vCPU's CPU, and shootdown interrupts it received).
+    pub numa_cycles: u64,
     /// TLB writes emulated.
     pub tlb_writes: u64,
     /// Other privileged instructions emulated.
@@ -176,6 +206,7 @@ impl VcpuStats {
             Work::KernelTlbFault => &mut self.kernel_tlb_fault_cycles,
             Work::L2tlbRefill => &mut self.l2tlb_refill_cycles,
             Work::Reflect => &mut self.reflect_cycles,
+            Work::Numa => &mut self.numa_cycles,
         };
         *slot += cycles;
     }
@@ -188,6 +219,7 @@ impl VcpuStats {
             + self.kernel_tlb_fault_cycles
             + self.l2tlb_refill_cycles
             + self.reflect_cycles
+            + self.numa_cycles
     }
 
     /// Adds `other`'s counts to these.
@@ -205,6 +237,7 @@ impl VcpuStats {
             kernel_tlb_fault_cycles,
             l2tlb_refill_cycles,
             reflect_cycles,
+            numa_cycles,
             tlb_writes,
             other_privs,
             kernel_tlb_faults,

@@ -48,6 +48,7 @@ pub mod footprint;
 pub mod ie_dead;
 pub mod memory;
 pub mod mmio;
+pub mod numa;
 pub mod patch;
 mod power;
 pub mod ptlb;
@@ -105,6 +106,8 @@ pub struct MonitorConfig {
     /// Also share the regions of identical decompressed kernel images
     /// between VMs ([`memory::kernel`]; needs `sharing`).
     pub share_kernel: bool,
+    /// The NUMA policy: page migration and replication ([`numa`]).
+    pub numa: numa::NumaConfig,
 }
 
 impl Default for MonitorConfig {
@@ -116,6 +119,7 @@ impl Default for MonitorConfig {
             patch_privileged: true,
             sharing: true,
             share_kernel: true,
+            numa: numa::NumaConfig::default(),
         }
     }
 }
@@ -146,6 +150,8 @@ pub struct Monitor {
     pub(crate) now: u64,
     /// The accounting when a guest ended its measured region.
     pub(crate) region: Option<Box<report::MonitorReport>>,
+    /// The NUMA policy and its state.
+    pub(crate) numa: numa::NumaState,
 }
 
 impl Monitor {
@@ -162,6 +168,16 @@ impl Monitor {
         if vms.is_empty() {
             return Err(MonitorError::Config("no virtual machine to run".into()));
         }
+        config.numa.validate().map_err(MonitorError::Config)?;
+        let interleaved = matches!(
+            machine.devices.timing.home_map(),
+            machine::timing::HomeMap::Interleaved { .. }
+        );
+        if config.numa.enabled() && interleaved && machine.devices.timing.nodes() > 1 {
+            return Err(MonitorError::Config(
+                "page migration and replication need each node's memory in one range: turn --interleave off, or the policy (--numa off)".into(),
+            ));
+        }
         let cpus = machine.cpus.len();
         for cpu in &mut machine.cpus {
             cpu.set_trap_delivery(TrapDelivery::Native);
@@ -169,6 +185,12 @@ impl Monitor {
         }
         for c in 0..cpus {
             machine.set_powered(c, true);
+        }
+        if config.numa.enabled() {
+            machine
+                .devices
+                .timing
+                .set_hot_threshold(config.numa.trigger);
         }
         let timing = &machine.devices.timing;
         let nodes = timing.nodes();
@@ -207,6 +229,7 @@ impl Monitor {
             timeslice: config.timeslice.max(1),
             now: machine.cycles(),
             region: None,
+            numa: numa::NumaState::new(config.numa, machine.clock().hz(), machine.cycles()),
         })
     }
 

@@ -26,6 +26,8 @@ pub struct VmReport {
     pub services: Option<Vec<crate::services::VmServiceReport>>,
     /// What memory sharing did for it.
     pub sharing: SharingStats,
+    /// What the NUMA policy did for it (§4.2.3).
+    pub numa: crate::numa::NumaStats,
     /// Its memory footprint now, or when it ended.
     pub footprint: Footprint,
 }
@@ -46,6 +48,20 @@ pub struct MemorySummary {
     /// The footprint over all VMs (each VM's now, or when it ended), as
     /// in Fig. 7.
     pub footprint: MachineFootprint,
+    /// Replicas of pages made by the NUMA policy, in use now.
+    pub replica_pages: u64,
+}
+
+/// The NUMA policy: its parameters and what it did machine-wide.
+#[derive(Clone, Debug, Serialize)]
+pub struct NumaSummary {
+    /// The parameters.
+    pub config: crate::numa::NumaConfig,
+    /// Totals over the VMs.
+    pub total: crate::numa::NumaStats,
+    /// Cycles of NUMA work done on CPUs with no vCPU loaded (not in any
+    /// VM's figures).
+    pub unattributed_cycles: u64,
 }
 
 /// The monitor's figures.
@@ -59,6 +75,8 @@ pub struct MonitorReport {
     pub pcpu_idle_cycles: Vec<u64>,
     /// Machine memory.
     pub memory: MemorySummary,
+    /// The NUMA policy.
+    pub numa: NumaSummary,
 }
 
 impl Monitor {
@@ -80,6 +98,7 @@ impl Monitor {
                     vcpus,
                     services: crate::services::collect(&vm.vcpus),
                     sharing: self.memory.sharing.get(i).copied().unwrap_or_default(),
+                    numa: self.numa_stats(i),
                     footprint: vm.final_footprint.clone().unwrap_or_else(|| {
                         Footprint::of(&vm.pmap, &self.memory, mem, vm.kernel_image)
                     }),
@@ -103,12 +122,21 @@ impl Monitor {
             disk_cache_pages: mm.disk_cache.pages() as u64,
             free_bytes: mm.free_bytes(),
             footprint,
+            replica_pages: mm.memmap.replica_pages() as u64,
+        };
+        let mut total = crate::numa::NumaStats::default();
+        vms.iter().for_each(|v| total.add(&v.numa));
+        let numa = NumaSummary {
+            config: self.numa.cfg.clone(),
+            total,
+            unattributed_cycles: self.numa.unattributed_cycles,
         };
         MonitorReport {
             costs: self.costs.clone(),
             vms,
             pcpu_idle_cycles: self.pcpus.iter().map(|p| p.idle_cycles).collect(),
             memory,
+            numa,
         }
     }
 }
@@ -127,6 +155,8 @@ impl Monitor {
         for p in &mut self.pcpus {
             p.idle_cycles = 0;
         }
+        self.memory.numa.clear();
+        self.numa.unattributed_cycles = 0;
         self.region = None;
     }
 
@@ -196,7 +226,7 @@ impl MonitorReport {
         );
         let _ = writeln!(
             t,
-            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
             "vm",
             "user",
             "kernel",
@@ -206,13 +236,14 @@ impl MonitorReport {
             "ktlbfault",
             "l2tlb",
             "reflect",
+            "numa",
             "idle"
         );
         for vm in &self.vms {
             let s = &vm.total;
             let _ = writeln!(
                 t,
-                "{:<12} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+                "{:<12} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
                 vm.name,
                 ms(s.user_cycles),
                 ms(s.kernel_cycles),
@@ -222,6 +253,7 @@ impl MonitorReport {
                 ms(s.kernel_tlb_fault_cycles),
                 ms(s.l2tlb_refill_cycles),
                 ms(s.reflect_cycles),
+                ms(s.numa_cycles),
                 ms(s.idle_cycles),
             );
         }
@@ -299,6 +331,9 @@ impl MonitorReport {
             mib(m.disk_cache_pages),
             m.free_bytes as f64 / (1 << 20) as f64
         );
+        if self.numa.config.enabled() {
+            t.push_str(&self.numa_table(cpu_hz));
+        }
         for vm in &self.vms {
             let _ = writeln!(t, "{}: {}", vm.name, vm.state);
         }
@@ -309,6 +344,70 @@ impl MonitorReport {
                     &vm.name, services, kernel, cpu_hz, 10,
                 ));
             }
+        }
+        t
+    }
+}
+
+impl MonitorReport {
+    /// The NUMA policy's table: per VM the hot pages taken, migrations and
+    /// replications with their rate and average latency (as the paper's
+    /// Table 3), collapses, freezes and the refusals by reason.
+    pub fn numa_table(&self, cpu_hz: u64) -> String {
+        use std::fmt::Write;
+        let mut t = String::new();
+        let c = &self.numa.config;
+        let _ = writeln!(
+            t,
+            "NUMA policy: migrate {} replicate {}, trigger {} sharing {} write {} move limit {} reset {} ms freeze {}x{}; {} replica pages now",
+            c.migrate,
+            c.replicate,
+            c.trigger,
+            c.sharing,
+            c.write,
+            c.move_limit,
+            c.reset_interval_ms,
+            c.freeze_after,
+            c.freeze_intervals,
+            self.memory.replica_pages
+        );
+        let _ = writeln!(
+            t,
+            "{:<12} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}  refused",
+            "numa",
+            "hot",
+            "migrate",
+            "mig-us",
+            "replicate",
+            "repl-us",
+            "collapse",
+            "shootdown",
+            "frozen"
+        );
+        let us = |cycles: u64, n: u64| {
+            if n == 0 {
+                0.0
+            } else {
+                cycles as f64 / n as f64 * 1e6 / cpu_hz as f64
+            }
+        };
+        for vm in &self.vms {
+            let s = &vm.numa;
+            let refused: Vec<String> = s.refused.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(
+                t,
+                "{:<12} {:>9} {:>9} {:>9.1} {:>9} {:>9.1} {:>9} {:>9} {:>7}  {}",
+                vm.name,
+                s.hot_pages,
+                s.migrations,
+                us(s.migrate_cycles, s.migrations),
+                s.replications,
+                us(s.replicate_cycles, s.replications),
+                s.collapses,
+                s.shootdowns,
+                s.freezes,
+                refused.join(", ")
+            );
         }
         t
     }

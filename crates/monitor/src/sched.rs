@@ -105,6 +105,7 @@ impl Monitor {
             }
             self.now = slice_end;
             m.set_time(slice_end);
+            self.numa_tick(m);
             self.detect_poweroff(m);
         }
         self.all_ended()

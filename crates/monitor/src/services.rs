@@ -28,7 +28,7 @@
 //! | Kernel Exec | `kernel_cycles` (guest kernel instructions and their memory stalls) |
 //! | TLB Writes | `tlb_write_cycles` + `l2tlb_refill_cycles` (the monitor writing the hardware TLB for the guest: emulated `tlbwr`/`tlbwi`, and refills from the l2tlb — the paper's UTLB-MISS row, mostly served by the l2tlb, is almost all "TLB Writes") |
 //! | Other Privs | `other_priv_cycles` + `reflect_cycles` (emulating privileged instructions, `eret` included, and the hardware's exception entry on the virtual CP0 — the paper's QUICK-FAULT, a reflected refill, shows no monitor services) |
-//! | Monitor Services | `services_cycles` (device emulation, backing and zeroing memory) |
+//! | Monitor Services | `services_cycles` (device emulation, backing and zeroing memory) and `numa_cycles` (page migration and replication) |
 //! | Kernel TLB faults | `kernel_tlb_fault_cycles` |
 //!
 //! A service's `cycles` is the sum of the deltas (guest user time, which
@@ -68,6 +68,8 @@ pub struct ServiceSplit {
     pub services_cycles: u64,
     /// Kernel TLB faults.
     pub kernel_tlb_fault_cycles: u64,
+    /// Page migration and replication (counted in Monitor Services).
+    pub numa_cycles: u64,
     /// Waiting descheduled after `wait` (not in `cycles`).
     pub idle_cycles: u64,
 }
@@ -118,6 +120,7 @@ impl ServiceSplit {
             reflect_cycles,
             services_cycles,
             kernel_tlb_fault_cycles,
+            numa_cycles,
             idle_cycles
         );
         // Every delta but idle's falls in exactly one column.
@@ -142,6 +145,7 @@ impl ServiceSplit {
             reflect_cycles,
             services_cycles,
             kernel_tlb_fault_cycles,
+            numa_cycles,
             idle_cycles
         );
     }
@@ -152,7 +156,7 @@ impl ServiceSplit {
             kernel_exec: self.kernel_cycles + self.user_cycles,
             tlb_writes: self.tlb_write_cycles + self.l2tlb_refill_cycles,
             other_privs: self.other_priv_cycles + self.reflect_cycles,
-            monitor_services: self.services_cycles,
+            monitor_services: self.services_cycles + self.numa_cycles,
             kernel_tlb_faults: self.kernel_tlb_fault_cycles,
         }
     }

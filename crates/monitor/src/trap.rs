@@ -21,7 +21,7 @@ use crate::mmio;
 use crate::patch;
 use crate::regpage;
 use crate::sched::sync_physical;
-use crate::vcpu::{backed_run, machine_entry, Vcpu, VcpuState};
+use crate::vcpu::{machine_entry, placed_run, Vcpu, VcpuState};
 use crate::vm::VmState;
 use crate::Monitor;
 
@@ -305,9 +305,10 @@ impl Monitor {
                 // into the l2tlb and the R10000 TLB").
                 if (entry.lo[0] | entry.lo[1]) & mips::tlb::LO_V != 0 {
                     let va = entry.virtual_range().0;
+                    let node = m.devices.timing.node_of_cpu(p as u32);
                     let (phys, pages) = {
-                        let pmap = &vm.pmap;
-                        machine_entry(&entry, va, |gpa, n| backed_run(pmap, gpa, n))
+                        let (pmap, memory) = (&vm.pmap, &self.memory);
+                        machine_entry(&entry, va, |g, n| placed_run(memory, pmap, node, g, n))
                     };
                     if pages.iter().any(|&g| g != u64::MAX) {
                         self.pcpus[p].tlb.insert_guest(cpu, phys, vi, index, pages);
@@ -386,7 +387,12 @@ impl Monitor {
         // VM (every vCPU's register page is at the same address, with the
         // same layout), so it is made in place, for all the sharers at once,
         // as if each had trapped there. A disk-cache page is copied first.
-        let mut pa = tr.pa;
+        // A replicated page (the CPU fetched from the master or a replica)
+        // is rewritten in all its copies alike, like shared kernel text.
+        let mut pa = match self.memory.memmap.master_of(tr.pa >> 12) {
+            Some(master) => (master << 12) | (tr.pa & 0xfff),
+            None => tr.pa,
+        };
         let shared = self.memory.memmap.shared(pa >> 12).map(|s| {
             let me = s.users.iter().find(|u| u.vm == vi).copied();
             (s.kind, me)
@@ -433,9 +439,18 @@ impl Monitor {
                 self.memory.record_kernel_patch(pa + 4 * k, word);
             }
         }
-        for (k, &w) in rewrite.words.iter().enumerate() {
-            if m.mem.write_u32(pa + 4 * k as u64, w).is_err() {
-                return false;
+        let offset = pa & 0xfff;
+        let copies = std::iter::once(pa >> 12)
+            .chain(self.memory.memmap.replicas(pa >> 12).iter().map(|r| r.page))
+            .collect::<Vec<_>>();
+        for page in copies {
+            for (k, &w) in rewrite.words.iter().enumerate() {
+                if m.mem
+                    .write_u32((page << 12) + offset + 4 * k as u64, w)
+                    .is_err()
+                {
+                    return false;
+                }
             }
         }
         let v = &mut self.vms[vi].vcpus[ci];
@@ -517,8 +532,8 @@ impl Monitor {
             return Outcome::Fail(format!("l2tlb lost the guest's entry for {va:#x}"));
         };
         let (phys, pages) = {
-            let pmap = &vm.pmap;
-            machine_entry(&guest, va, |g, n| backed_run(pmap, g, n))
+            let (pmap, memory) = (&vm.pmap, &self.memory);
+            machine_entry(&guest, va, |g, n| placed_run(memory, pmap, node, g, n))
         };
         self.pcpus[p]
             .tlb
@@ -573,6 +588,7 @@ impl Monitor {
         writer: &str,
     ) -> Result<u64, String> {
         let vm = &mut self.vms[vi];
+        let collapses = self.memory.collapses;
         match self
             .memory
             .make_private(&mut m.mem, &mut vm.pmap, vi, guest_page, node, true, writer)
@@ -580,6 +596,12 @@ impl Monitor {
             Ok(None) => Ok(0),
             Ok(Some(_)) => {
                 let dropped = self.shoot_down(m, vi, guest_page) as u64;
+                if self.memory.collapses != collapses {
+                    // Replicas folded: no copy was made.
+                    let cycles = self.costs.collapse + dropped * self.costs.shootdown;
+                    self.memory.numa_mut(vi).collapse_cycles += cycles;
+                    return Ok(cycles);
+                }
                 Ok(self.costs.cow_fault + dropped * self.costs.shootdown)
             }
             Err(_) => Err("machine memory is exhausted".into()),
@@ -628,14 +650,18 @@ impl Monitor {
             }
         }
         let vm = &mut self.vms[vi];
-        let Some(pair) = ktlb::kernel_pair(va, gpa, &vm.pmap) else {
+        let memory = &self.memory;
+        let pair = ktlb::kernel_pair_with(va, gpa, &vm.pmap, |first, pages| {
+            memory.placed_run(&vm.pmap, first, pages, node)
+        });
+        let Some(pair) = pair else {
             return Outcome::Fail(format!(
                 "guest-physical {gpa:#x} is not backed after backing it"
             ));
         };
         // Once pages are shared, regions split into smaller pairs: the
         // kernel part of the TLB grows.
-        let slots = if self.memory.memmap.shared_pages().next().is_some() {
+        let slots = if self.memory.chunks_split() {
             crate::ptlb::KERNEL_SLOTS_SPLIT
         } else {
             crate::ptlb::KERNEL_SLOTS

@@ -7,6 +7,7 @@ use mips::Cpu;
 use crate::cost::VcpuStats;
 use crate::memory::alloc::CHUNK_BYTES;
 use crate::memory::pmap::{Pmap, LO_D, LO_V};
+use crate::memory::MachineMemory;
 
 /// A vCPU's scheduling state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -230,6 +231,23 @@ pub fn backed_run(pmap: &Pmap, gpa: u64, bytes: u64) -> Option<(u64, bool)> {
         return None;
     }
     pmap.run(gpa >> 12, bytes >> 12)
+        .map(|(m, writable)| (m << 12, writable))
+}
+
+/// [`backed_run`] for a physical CPU on node `node`: a replicated page is
+/// mapped from its copy nearest `node` ([`MachineMemory::placed_run`]).
+pub fn placed_run(
+    memory: &MachineMemory,
+    pmap: &Pmap,
+    node: u32,
+    gpa: u64,
+    bytes: u64,
+) -> Option<(u64, bool)> {
+    if !pmap.contains(gpa) {
+        return None;
+    }
+    memory
+        .placed_run(pmap, gpa >> 12, bytes >> 12, node)
         .map(|(m, writable)| (m << 12, writable))
 }
 

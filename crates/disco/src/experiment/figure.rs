@@ -103,6 +103,7 @@ pub fn breakdown(stats: &Value) -> Breakdown {
                 "kernel_tlb_fault_cycles",
                 "l2tlb_refill_cycles",
                 "reflect_cycles",
+                "numa_cycles",
             ]
             .iter()
             .map(|k| num(t, k))

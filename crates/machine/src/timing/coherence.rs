@@ -231,7 +231,8 @@ impl MemSystem {
             st.stall_remote += stall;
         }
         st.stall_contention += wait;
-        self.counters.record(pa >> PAGE_SHIFT, node);
+        self.counters
+            .record(pa >> PAGE_SHIFT, node, request != Request::Read);
         stall
     }
 

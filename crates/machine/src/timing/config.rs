@@ -122,6 +122,17 @@ fn check_cache(cache: &'static str, bytes: u32, ways: u32, line: u32) -> Result<
 }
 
 impl TimingConfig {
+    /// This machine made uniform (the paper's "optimistic UMA", §5.5):
+    /// every miss takes the local latency, wherever the line's home or
+    /// owner is. Contention stays per node controller.
+    pub fn uma(&self) -> TimingConfig {
+        TimingConfig {
+            remote_miss_ns: self.local_miss_ns,
+            remote_dirty_ns: self.local_miss_ns,
+            ..self.clone()
+        }
+    }
+
     /// Checks the configuration: power-of-two geometries, L1 lines no larger
     /// than L2 lines, L2 lines no larger than a 4 KiB page, a non-zero clock.
     pub fn validate(&self) -> Result<(), TimingError> {

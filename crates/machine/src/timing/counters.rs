@@ -8,9 +8,14 @@
 //! a write miss, or an ownership upgrade of a shared line — counts once, for
 //! the page of the address and the node of the requesting CPU.
 //!
+//! Besides the per-node counts, each page has one count of the transactions
+//! that asked for ownership (store misses and upgrades, from any node): the
+//! NUMA policy needs to know whether a page is written before it replicates
+//! it (Verghese et al.'s write threshold).
+//!
 //! Storage is sparse: pages are grouped in chunks of [`CHUNK_PAGES`] pages
-//! (1 MiB of memory), and a chunk's counters (`CHUNK_PAGES * nodes` u32s) are
-//! allocated the first time one of its pages misses. The chunk index costs
+//! (1 MiB of memory), and a chunk's counters (`CHUNK_PAGES * (nodes + 1)`
+//! u32s) are allocated the first time one of its pages misses. The chunk index costs
 //! 4 bytes per MiB of the highest address touched (256 KiB for 64 GiB).
 
 use serde::{Deserialize, Serialize};
@@ -42,7 +47,8 @@ pub struct MissCounters {
     nodes: u32,
     /// Chunk number -> 1 + its slot in `pool`; 0 when not allocated.
     index: Vec<u32>,
-    /// Allocated chunks, `CHUNK_PAGES * nodes` counters each, page-major.
+    /// Allocated chunks, `CHUNK_PAGES * (nodes + 1)` counters each,
+    /// page-major: a page's per-node counts, then its write count.
     pool: Vec<u32>,
     /// Notification threshold; 0 disables notification.
     threshold: u32,
@@ -54,10 +60,7 @@ impl fmt::Debug for MissCounters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MissCounters")
             .field("nodes", &self.nodes)
-            .field(
-                "chunks",
-                &(self.pool.len() / (CHUNK_PAGES * self.nodes as usize)),
-            )
+            .field("chunks", &(self.pool.len() / (CHUNK_PAGES * self.stride())))
             .field("threshold", &self.threshold)
             .field("pending", &self.pending.len())
             .finish()
@@ -81,10 +84,16 @@ impl MissCounters {
         self.nodes
     }
 
+    /// Counters stored per page: one per node and the write count.
+    #[inline]
+    fn stride(&self) -> usize {
+        self.nodes as usize + 1
+    }
+
     /// Checks counters restored from a checkpoint: `nodes` counters per
     /// page, whole chunks, and an index that points only at them.
     pub(crate) fn check_restored(&self, nodes: u32) -> Result<(), String> {
-        let chunk = CHUNK_PAGES * nodes.max(1) as usize;
+        let chunk = CHUNK_PAGES * (nodes.max(1) as usize + 1);
         if self.nodes != nodes || !self.pool.len().is_multiple_of(chunk) {
             return Err("miss counters do not match the node count".into());
         }
@@ -107,7 +116,7 @@ impl MissCounters {
             return None;
         }
         let in_chunk = (page as usize) & (CHUNK_PAGES - 1);
-        Some(((slot as usize - 1) * CHUNK_PAGES + in_chunk) * self.nodes as usize)
+        Some(((slot as usize - 1) * CHUNK_PAGES + in_chunk) * self.stride())
     }
 
     /// The counters of `page` (one per node), or `None` if no miss to its
@@ -115,6 +124,13 @@ impl MissCounters {
     pub fn page_counts(&self, page: u64) -> Option<&[u32]> {
         let off = self.offset(page)?;
         Some(&self.pool[off..off + self.nodes as usize])
+    }
+
+    /// Transactions to `page` that asked for ownership (store misses and
+    /// upgrades), from any node.
+    pub fn writes(&self, page: u64) -> u32 {
+        self.offset(page)
+            .map_or(0, |off| self.pool[off + self.nodes as usize])
     }
 
     /// Misses to `page` from CPUs of `node`.
@@ -135,28 +151,34 @@ impl MissCounters {
     /// per-node counters.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &[u32])> + '_ {
         let nodes = self.nodes as usize;
+        let stride = self.stride();
         self.index
             .iter()
             .enumerate()
             .filter(|&(_, &slot)| slot != 0)
             .flat_map(move |(chunk, &slot)| {
-                let base = (slot as usize - 1) * CHUNK_PAGES * nodes;
+                let base = (slot as usize - 1) * CHUNK_PAGES * stride;
                 (0..CHUNK_PAGES).map(move |p| {
                     let page = ((chunk as u64) << CHUNK_SHIFT) | p as u64;
-                    let off = base + p * nodes;
+                    let off = base + p * stride;
                     (page, &self.pool[off..off + nodes])
                 })
             })
             .filter(|(_, c)| c.iter().any(|&n| n != 0))
     }
 
-    /// Counts one miss to `page` from `node`; returns the new count.
+    /// Counts one miss to `page` from `node` (`write`: one that asked for
+    /// ownership); returns the node's new count.
     #[inline]
-    pub(crate) fn record(&mut self, page: u64, node: u32) -> u32 {
+    pub(crate) fn record(&mut self, page: u64, node: u32, write: bool) -> u32 {
         let off = match self.offset(page) {
             Some(off) => off,
             None => self.allocate(page),
         };
+        if write {
+            let w = &mut self.pool[off + self.nodes as usize];
+            *w = w.saturating_add(1);
+        }
         let c = &mut self.pool[off + node as usize];
         if *c == u32::MAX {
             return *c; // saturated: no further crossing to report
@@ -176,17 +198,18 @@ impl MissCounters {
         if self.index.len() <= chunk {
             self.index.resize(chunk + 1, 0);
         }
-        let slot = self.pool.len() / (CHUNK_PAGES * self.nodes as usize);
+        let slot = self.pool.len() / (CHUNK_PAGES * self.stride());
         self.pool
-            .resize(self.pool.len() + CHUNK_PAGES * self.nodes as usize, 0);
+            .resize(self.pool.len() + CHUNK_PAGES * self.stride(), 0);
         self.index[chunk] = u32::try_from(slot + 1).expect("fewer than 2^32 chunks");
         self.offset(page).expect("chunk just allocated")
     }
 
-    /// Zeroes the counters of `page` and drops its pending notifications.
+    /// Zeroes the counters of `page` (its write count too) and drops its
+    /// pending notifications.
     pub fn reset_page(&mut self, page: u64) {
         if let Some(off) = self.offset(page) {
-            let n = self.nodes as usize;
+            let n = self.stride();
             self.pool[off..off + n].fill(0);
         }
         self.pending.retain(|&(p, _)| p != page);
@@ -256,17 +279,22 @@ mod tests {
         assert_eq!(m.get(5, 1), 0);
         assert!(m.page_counts(5).is_none());
         for _ in 0..10 {
-            m.record(5, 1);
+            m.record(5, 1, false);
         }
-        m.record(5, 3);
+        m.record(5, 3, false);
         // A page at 60 GiB allocates one more chunk, not the whole range.
         let far = (60u64 << 30) >> 12;
-        m.record(far, 0);
+        m.record(far, 0, false);
         assert_eq!(m.page_counts(5), Some(&[0, 10, 0, 1][..]));
         assert_eq!(m.total(5), 11);
         assert_eq!(m.get(far, 0), 1);
         assert_eq!(m.get(6, 1), 0);
-        assert_eq!(m.pool.len(), 2 * CHUNK_PAGES * 4);
+        assert_eq!(m.pool.len(), 2 * CHUNK_PAGES * 5);
+        assert_eq!(m.writes(5), 0);
+        m.record(5, 2, true);
+        m.record(5, 2, true);
+        assert_eq!(m.writes(5), 2);
+        assert_eq!(m.page_counts(5), Some(&[0, 10, 2, 1][..]));
         let pages: Vec<u64> = m.iter().map(|(p, _)| p).collect();
         assert_eq!(pages, vec![5, far]);
         m.reset_page(5);
@@ -280,12 +308,12 @@ mod tests {
     fn hot_pages_fire_once_at_the_threshold() {
         let mut m = MissCounters::new(2);
         m.set_hot_threshold(3);
-        m.record(7, 0);
-        m.record(7, 0);
+        m.record(7, 0, false);
+        m.record(7, 0, false);
         assert!(m.take_hot_pages().is_empty());
-        m.record(7, 0);
-        m.record(7, 0);
-        m.record(9, 1);
+        m.record(7, 0, false);
+        m.record(7, 0, false);
+        m.record(9, 1, false);
         assert_eq!(
             m.take_hot_pages(),
             vec![HotPage {
@@ -294,11 +322,11 @@ mod tests {
                 count: 4
             }]
         );
-        m.record(7, 0);
+        m.record(7, 0, false);
         assert!(m.take_hot_pages().is_empty());
         m.reset_page(7);
         for _ in 0..3 {
-            m.record(7, 0);
+            m.record(7, 0, false);
         }
         assert_eq!(m.take_hot_pages().len(), 1);
     }
@@ -308,10 +336,10 @@ mod tests {
         let mut m = MissCounters::new(2);
         m.set_hot_threshold(10);
         for _ in 0..5 {
-            m.record(1, 1);
+            m.record(1, 1, false);
         }
         for _ in 0..12 {
-            m.record(2, 0);
+            m.record(2, 0, false);
         }
         assert_eq!(m.take_hot_pages().len(), 1); // page 2 reached 10
         m.set_hot_threshold(4);
@@ -325,7 +353,7 @@ mod tests {
         );
         m.set_hot_threshold(0);
         for _ in 0..20 {
-            m.record(3, 0);
+            m.record(3, 0, false);
         }
         assert!(m.take_hot_pages().is_empty());
     }

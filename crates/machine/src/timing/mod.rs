@@ -325,6 +325,11 @@ impl MemSystem {
         self.node_of_cpu[cpu as usize]
     }
 
+    /// How memory is divided among the nodes.
+    pub fn home_map(&self) -> HomeMap {
+        self.home
+    }
+
     /// The home node of physical address `pa`.
     pub fn home_of(&self, pa: u64) -> u32 {
         self.home.home_of(pa, self.nodes)

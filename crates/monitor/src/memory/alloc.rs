@@ -84,6 +84,11 @@ impl ChunkAllocator {
         self.node_of[chunk as usize]
     }
 
+    /// Chunks of node `node` (free or not; the reserved one included).
+    pub fn chunks_on(&self, node: u32) -> usize {
+        self.node_of.iter().filter(|&&n| n == node).count()
+    }
+
     /// Free chunks in all nodes.
     pub fn free_chunks(&self) -> usize {
         self.free.iter().map(Vec::len).sum()
@@ -117,25 +122,33 @@ impl PagePool {
     /// up a chunk of `chunks` when no pool page is near enough; `None` when
     /// machine memory is exhausted.
     pub fn alloc(&mut self, chunks: &mut ChunkAllocator, node: u32) -> Option<u64> {
-        for n in nearest_first(self.free.len(), node) {
-            // A pool page of this node first, else a fresh chunk of it.
-            let page = self.free[n].pop_first().or_else(|| {
-                let c = chunks.free[n].pop()?;
-                let first = u64::from(c) * CHUNK_PAGES;
-                self.free[n].extend(first + 1..first + CHUNK_PAGES);
-                self.free_in_chunk.insert(c, CHUNK_PAGES);
-                Some(first)
-            });
-            if let Some(page) = page {
-                let c = (page / CHUNK_PAGES) as u32;
-                *self
-                    .free_in_chunk
-                    .get_mut(&c)
-                    .expect("pool pages belong to broken chunks") -= 1;
-                return Some(page);
-            }
-        }
-        None
+        nearest_first(self.free.len(), node).find_map(|n| self.alloc_on(chunks, n as u32))
+    }
+
+    /// A free page from node `node` itself (a pool page, else one of a
+    /// chunk it breaks up); `None` when that node has no free memory.
+    pub fn alloc_on(&mut self, chunks: &mut ChunkAllocator, node: u32) -> Option<u64> {
+        let n = node as usize;
+        let page = self.free.get_mut(n)?.pop_first().or_else(|| {
+            let c = chunks.free[n].pop()?;
+            let first = u64::from(c) * CHUNK_PAGES;
+            self.free[n].extend(first + 1..first + CHUNK_PAGES);
+            self.free_in_chunk.insert(c, CHUNK_PAGES);
+            Some(first)
+        })?;
+        let c = (page / CHUNK_PAGES) as u32;
+        *self
+            .free_in_chunk
+            .get_mut(&c)
+            .expect("pool pages belong to broken chunks") -= 1;
+        Some(page)
+    }
+
+    /// Free pages on node `node`: in the pool and in its whole free chunks.
+    pub fn free_on(&self, chunks: &ChunkAllocator, node: u32) -> u64 {
+        let n = node as usize;
+        self.free.get(n).map_or(0, |s| s.len() as u64)
+            + chunks.free.get(n).map_or(0, |c| c.len() as u64) * CHUNK_PAGES
     }
 
     /// Takes `page` out of the pool if it is there (free in a broken-up

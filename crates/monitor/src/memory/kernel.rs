@@ -158,6 +158,8 @@ impl MachineMemory {
         );
         self.forget_kernel_page(page, hash);
         self.memmap.drop_shared(page);
+        // Writable from now on: its replicas go.
+        self.drop_replicas(page);
         self.memmap.set(page, user);
         pmap.remap(user.guest_page, PmapEntry::new(page));
     }

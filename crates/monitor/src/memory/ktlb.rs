@@ -90,6 +90,18 @@ pub struct KernelPair {
 /// evict, and be evicted by, the small pairs inside that chunk on every
 /// access. `None` when not even the 4 KiB page of `gpa` is backed.
 pub fn kernel_pair(va: u64, gpa: u64, pmap: &Pmap) -> Option<KernelPair> {
+    kernel_pair_with(va, gpa, pmap, |first, pages| pmap.run(first, pages))
+}
+
+/// [`kernel_pair`] with `run_of(first, pages)` telling where a run of guest
+/// pages is instead of [`Pmap::run`] (to map replicated pages from the copy
+/// nearest the CPU: [`crate::memory::MachineMemory::placed_run`]).
+pub fn kernel_pair_with(
+    va: u64,
+    gpa: u64,
+    pmap: &Pmap,
+    run_of: impl Fn(u64, u64) -> Option<(u64, bool)>,
+) -> Option<KernelPair> {
     use crate::memory::pmap::{PmapEntry, LO_V};
     let page = gpa >> 12;
     PAGE_SIZES.iter().find_map(|&size| {
@@ -101,7 +113,7 @@ pub fn kernel_pair(va: u64, gpa: u64, pmap: &Pmap) -> Option<KernelPair> {
             if !pmap.contains(first << 12) || !pmap.is_backed(first / CHUNK_PAGES) {
                 return Some(LO_G);
             }
-            let (machine, writable) = pmap.run(first, pages)?;
+            let (machine, writable) = run_of(first, pages)?;
             Some(PmapEntry::with(machine, writable).lo | LO_G)
         };
         let (lo0, lo1) = (half(0)?, half(1)?);

@@ -13,6 +13,7 @@ pub mod diskcache;
 pub mod kernel;
 pub mod ktlb;
 pub mod memmap;
+pub mod placement;
 pub mod pmap;
 
 use std::collections::BTreeMap;
@@ -79,6 +80,12 @@ pub struct MachineMemory {
     /// Instructions the monitor rewrote in place in shared kernel-image
     /// pages: per machine page, (byte offset, original word).
     kernel_patches: BTreeMap<u64, Vec<(u16, u32)>>,
+    /// Pages migrated or replicated ([`placement`]) since power-on.
+    pub pages_moved: u64,
+    /// Replicated pages folded back into one before a write.
+    pub collapses: u64,
+    /// Per VM: what the NUMA policy did ([`crate::numa`]).
+    pub numa: Vec<crate::numa::NumaStats>,
 }
 
 /// Machine memory ran out.
@@ -103,6 +110,9 @@ impl MachineMemory {
             kernel_pages: BTreeMap::new(),
             kernel_hashes: BTreeMap::new(),
             kernel_patches: BTreeMap::new(),
+            pages_moved: 0,
+            collapses: 0,
+            numa: Vec::new(),
         }
     }
 
@@ -112,6 +122,14 @@ impl MachineMemory {
             self.sharing.resize(vm + 1, SharingStats::default());
         }
         &mut self.sharing[vm]
+    }
+
+    /// The NUMA statistics of VM `vm`.
+    pub fn numa_mut(&mut self, vm: usize) -> &mut crate::numa::NumaStats {
+        if self.numa.len() <= vm {
+            self.numa.resize(vm + 1, crate::numa::NumaStats::default());
+        }
+        &mut self.numa[vm]
     }
 
     /// Marks `page` as holding data; true if it already did.
@@ -248,7 +266,7 @@ impl MachineMemory {
             tracing::debug!(target: "monitor::cow", "disk cache page {page:#x} (disk {disk} sector {sector}) freed: memory is short");
             self.disk_cache.remove(disk, sector);
             self.memmap.drop_shared(page);
-            self.pool.free(&mut self.alloc, page);
+            self.free_page(page);
         }
         unused.len()
     }
@@ -264,7 +282,7 @@ impl MachineMemory {
                 }
                 self.kernel_patches.remove(&page);
                 self.memmap.clear(page);
-                self.pool.free(&mut self.alloc, page);
+                self.free_page(page);
                 tracing::trace!(target: "monitor::cow", "machine page {page:#x} freed (VM {} guest page {:#x})", user.vm, user.guest_page);
             }
             PageKind::Shared(kind) => {
@@ -275,11 +293,13 @@ impl MachineMemory {
                         self.forget_kernel_page(page, hash);
                     }
                     self.memmap.drop_shared(page);
-                    self.pool.free(&mut self.alloc, page);
+                    self.free_page(page);
                     tracing::debug!(target: "monitor::cow", "machine page {page:#x} freed (its last user, VM {}, left)", user.vm);
                 }
             }
-            PageKind::Free => debug_assert!(false, "dropping a free page"),
+            PageKind::Free | PageKind::Replica(_) => {
+                debug_assert!(false, "dropping a page no VM maps")
+            }
         }
     }
 
@@ -304,6 +324,11 @@ impl MachineMemory {
         };
         if old.writable() {
             return Ok(None);
+        }
+        // A private page made read-only by replication: fold the replicas.
+        if let Some(moved) = self.collapse(pmap, vm, guest_page, node) {
+            tracing::debug!(target: "monitor::numa", vm, "collapse guest page {guest_page:#x} ({writer}): machine page {:#x} -> {:#x}", moved.0, moved.1);
+            return Ok(Some(moved));
         }
         // The page's own place in its chunk if it is free (keeping the
         // chunk one run, mappable with large pages), else any page.
@@ -395,6 +420,13 @@ impl MachineMemory {
         }
     }
 
+    /// True once some guest chunk may be mapped page by page: pages are
+    /// shared, or were migrated or replicated (the kernel segments then
+    /// need more TLB slots, see [`crate::ptlb`]).
+    pub fn chunks_split(&self) -> bool {
+        self.pages_moved > 0 || self.memmap.shared_pages().next().is_some()
+    }
+
     /// Free machine memory in bytes (whole chunks and single pages).
     pub fn free_bytes(&self) -> u64 {
         self.alloc.free_chunks() as u64 * CHUNK_BYTES + (self.pool.free_pages() << 12)
@@ -402,7 +434,7 @@ impl MachineMemory {
 }
 
 /// Copies machine page `from` to machine page `to`.
-fn copy_page(mem: &mut PhysMem, from: u64, to: u64) {
+pub(crate) fn copy_page(mem: &mut PhysMem, from: u64, to: u64) {
     let mut buf = [0u8; 4096];
     mem.read_bytes(from << 12, &mut buf)
         .expect("mapped pages lie in RAM");

@@ -174,6 +174,10 @@ pub struct VcpuStats {
     /// Monitor cycles migrating and replicating pages (hot pages taken on
     /// this vCPU's CPU, and shootdown interrupts it received).
     pub numa_cycles: u64,
+    /// Of the monitor cycles: memory stalls of the monitor's own references
+    /// (detailed timing). The machine counts them in its local and remote
+    /// stall cycles too.
+    pub monitor_stall_cycles: u64,
     /// TLB writes emulated.
     pub tlb_writes: u64,
     /// Other privileged instructions emulated.
@@ -238,6 +242,7 @@ impl VcpuStats {
             l2tlb_refill_cycles,
             reflect_cycles,
             numa_cycles,
+            monitor_stall_cycles,
             tlb_writes,
             other_privs,
             kernel_tlb_faults,

@@ -183,7 +183,9 @@ impl Monitor {
             self.apply_simctl(m, vi);
         }
         if detailed {
-            cycles += self.monitor_references(m, p, vi, ci, &t);
+            let stall = self.monitor_references(m, p, vi, ci, &t);
+            self.vms[vi].vcpus[ci].stats.monitor_stall_cycles += stall;
+            cycles += stall;
         }
         if self.vms[vi].vcpus[ci].shadow.privilege() == mips::Privilege::User {
             self.share_kernel_image(m, p, vi, ci);

@@ -68,6 +68,17 @@ impl Breakdown {
     }
 }
 
+/// The fields of a VM's `total` that are monitor time.
+pub const MONITOR_FIELDS: [&str; 7] = [
+    "tlb_write_cycles",
+    "other_priv_cycles",
+    "services_cycles",
+    "kernel_tlb_fault_cycles",
+    "l2tlb_refill_cycles",
+    "reflect_cycles",
+    "numa_cycles",
+];
+
 /// The number at `key` of a JSON object (0 when absent).
 pub(super) fn num(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(0.0)
@@ -96,18 +107,7 @@ pub fn breakdown(stats: &Value) -> Breakdown {
             b.user += num(t, "user_cycles");
             b.kernel += num(t, "kernel_cycles");
             b.idle += num(t, "idle_cycles");
-            b.monitor += [
-                "tlb_write_cycles",
-                "other_priv_cycles",
-                "services_cycles",
-                "kernel_tlb_fault_cycles",
-                "l2tlb_refill_cycles",
-                "reflect_cycles",
-                "numa_cycles",
-            ]
-            .iter()
-            .map(|k| num(t, k))
-            .sum::<f64>();
+            b.monitor += MONITOR_FIELDS.iter().map(|k| num(t, k)).sum::<f64>();
         }
     } else {
         for c in &cpus {

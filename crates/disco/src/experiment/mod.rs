@@ -13,6 +13,7 @@
 pub mod exec;
 pub mod figure;
 pub mod memory;
+pub mod numa;
 pub mod plot;
 pub mod services;
 pub mod slurm;
@@ -427,6 +428,7 @@ pub fn result_json(e: &Experiment, results: &[Option<RunResult>]) -> Value {
         spec::FigureKind::NormalisedBreakdown => json!(figure::figure(e, &usable)),
         spec::FigureKind::ServiceTable => json!(services::service_table(e, results)),
         spec::FigureKind::MemoryFootprint => json!(memory::footprints(e, results)),
+        spec::FigureKind::NumaBreakdown => json!(numa::figure(e, results)),
     };
     let ok_stats = || {
         results
@@ -531,6 +533,11 @@ pub fn write_outputs(e: &Experiment, out: &Path, results: &[Option<RunResult>]) 
             let f: memory::Footprints = serde_json::from_value(j["figure"].clone())?;
             plot::draw_footprints(e, &f, &subtitle, &svg, &png)?;
             memory::table(&f)
+        }
+        spec::FigureKind::NumaBreakdown => {
+            let f: numa::NumaFigure = serde_json::from_value(j["figure"].clone())?;
+            plot::numa_chart(e, &f, &subtitle).draw(&svg, &png)?;
+            numa::table(&f)
         }
     };
     t.push_str(&format!("timing: {timing}; paper: {}\n", e.paper_source));

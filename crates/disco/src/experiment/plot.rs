@@ -491,9 +491,143 @@ pub fn services_svg_text(e: &Experiment, t: &ServiceTable, subtitle: &str) -> Re
     Ok(out)
 }
 
-/// A Figure 7 bar: ours, stacked (kernel image, buffer cache, other
-/// data, monitor), or the paper's total.
-type FootprintBar = Result<[f64; 4], f64>;
+/// One bar of a stacked-bar chart: its parts bottom to top (ours), or a
+/// total (the paper's, drawn pale), and the lines of text under it.
+#[derive(Debug)]
+pub struct Stacked {
+    /// Its centre on the x axis.
+    pub x: f64,
+    /// Text lines under it.
+    pub labels: Vec<String>,
+    /// Parts bottom to top, or the paper's total.
+    pub parts: Result<Vec<f64>, f64>,
+}
+
+impl Stacked {
+    fn top(&self) -> f64 {
+        match &self.parts {
+            Ok(p) => p.iter().sum(),
+            Err(t) => *t,
+        }
+    }
+}
+
+/// A chart of stacked bars: `series` names and colours the parts, `groups`
+/// names a group of bars centred at an x; the paper's bars are pale and
+/// named `paper_name` in the legend. Each bar's total is written above it.
+#[derive(Debug)]
+pub struct StackedChart<'a> {
+    /// Caption.
+    pub caption: String,
+    /// The y axis.
+    pub y_desc: &'a str,
+    /// The parts' names and colours, bottom to top.
+    pub series: &'a [(&'a str, RGBColor)],
+    /// The bars.
+    pub bars: Vec<Stacked>,
+    /// Group names and their centres.
+    pub groups: Vec<(String, f64)>,
+    /// The legend's name for the paper's bars.
+    pub paper_name: &'a str,
+}
+
+impl StackedChart<'_> {
+    /// The SVG document.
+    pub fn svg(&self) -> Result<String> {
+        let x_max = self.bars.iter().map(|b| b.x).fold(0.0, f64::max) + 1.0;
+        let y_top = self.bars.iter().map(Stacked::top).fold(10.0_f64, f64::max) * 1.25;
+        let mut out = String::new();
+        {
+            let width = (160.0 + 56.0 * x_max) as u32;
+            let root = SVGBackend::with_string(&mut out, (width.max(560), 480)).into_drawing_area();
+            let mut chart = bar_chart(&root, &self.caption, x_max, y_top, self.y_desc)?;
+            for (i, (_, colour)) in self.series.iter().enumerate() {
+                let rects: Vec<Rectangle<(f64, f64)>> = self
+                    .bars
+                    .iter()
+                    .filter_map(|b| {
+                        let p = b.parts.as_ref().ok()?;
+                        let below: f64 = p[..i.min(p.len())].iter().sum();
+                        let h = p.get(i).copied().unwrap_or(0.0);
+                        Some(Rectangle::new(
+                            [(b.x - 0.4, below), (b.x + 0.4, below + h)],
+                            colour.filled(),
+                        ))
+                    })
+                    .collect();
+                chart.draw_series(rects).map_err(plot_err)?;
+            }
+            chart
+                .draw_series(self.bars.iter().filter_map(|b| {
+                    let t = *b.parts.as_ref().err()?;
+                    Some(Rectangle::new(
+                        [(b.x - 0.4, 0.0), (b.x + 0.4, t)],
+                        PAPER.filled(),
+                    ))
+                }))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(self.bars.iter().map(|b| {
+                    Rectangle::new(
+                        [(b.x - 0.4, 0.0), (b.x + 0.4, b.top())],
+                        BLACK.stroke_width(1),
+                    )
+                }))
+                .map_err(plot_err)?;
+            let legend = self
+                .series
+                .iter()
+                .copied()
+                .chain(std::iter::once((self.paper_name, PAPER)));
+            draw_legend(&root, chart.backend_coord(&(0.0, y_top)), legend)?;
+            let centred = |size: u32| {
+                ("sans-serif", size).into_font().color(&BLACK).pos(
+                    plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Top,
+                    ),
+                )
+            };
+            for b in &self.bars {
+                let (px, py) = chart.backend_coord(&(b.x, b.top()));
+                root.draw(&Text::new(
+                    format!("{:.0}", b.top()),
+                    (px, py - 15),
+                    centred(11),
+                ))
+                .map_err(plot_err)?;
+                let (px, py) = chart.backend_coord(&(b.x, 0.0));
+                for (k, line) in b.labels.iter().enumerate() {
+                    root.draw(&Text::new(
+                        line.clone(),
+                        (px, py + 6 + 13 * k as i32),
+                        centred(11),
+                    ))
+                    .map_err(plot_err)?;
+                }
+            }
+            let lines = self.bars.iter().map(|b| b.labels.len()).max().unwrap_or(1) as i32;
+            for (name, gx) in &self.groups {
+                let (px, py) = chart.backend_coord(&(*gx, 0.0));
+                root.draw(&Text::new(
+                    name.clone(),
+                    (px, py + 12 + 13 * lines),
+                    centred(14),
+                ))
+                .map_err(plot_err)?;
+            }
+            root.present().map_err(plot_err)?;
+        }
+        Ok(out)
+    }
+
+    /// Writes the chart as SVG to `svg` and as PNG to `png`.
+    pub fn draw(&self, svg: &Path, png: &Path) -> Result<()> {
+        let text = self.svg()?;
+        std::fs::write(svg, &text).with_context(|| format!("cannot write {}", svg.display()))?;
+        render_png(&text, png)
+    }
+}
 
 /// Figure 7: per configuration a V and an M bar stacked by category (MiB),
 /// and the paper's eight-VM totals (MB) as pale outlined bars.
@@ -504,9 +638,7 @@ pub fn draw_footprints(
     svg: &Path,
     png: &Path,
 ) -> Result<()> {
-    let text = footprints_svg_text(e, f, subtitle)?;
-    std::fs::write(svg, &text).with_context(|| format!("cannot write {}", svg.display()))?;
-    render_png(&text, png)
+    footprints_chart(e, f, subtitle).draw(svg, png)
 }
 
 /// The SVG document of Figure 7.
@@ -515,104 +647,115 @@ pub fn footprints_svg_text(
     f: &super::memory::Footprints,
     subtitle: &str,
 ) -> Result<String> {
+    footprints_chart(e, f, subtitle).svg()
+}
+
+const FOOTPRINT_SERIES: [(&str, RGBColor); 4] = [
+    ("kernel image", KERNEL),
+    ("buffer cache", USER),
+    ("other data", IDLE),
+    ("monitor", MONITOR),
+];
+
+fn footprints_chart<'a>(
+    e: &Experiment,
+    f: &super::memory::Footprints,
+    subtitle: &str,
+) -> StackedChart<'a> {
     use super::memory::Split;
-    // (x, label, parts bottom to top, or the paper's total)
-    let mut bars: Vec<(f64, &str, FootprintBar)> = Vec::new();
+    let mut bars = Vec::new();
     let mut groups: Vec<(String, f64)> = Vec::new();
     let mut x = 0.6;
-    let parts = |s: &Split, monitor: f64| [s.kernel_image, s.buffer_cache, s.data, monitor];
+    let parts = |s: &Split, monitor: f64| vec![s.kernel_image, s.buffer_cache, s.data, monitor];
+    let bar = |x: f64, label: &str, parts| Stacked {
+        x,
+        labels: vec![label.to_string()],
+        parts,
+    };
     for b in &f.bars {
         if let (Some(v), Some(m)) = (b.virtual_mib, b.machine_mib) {
-            bars.push((x, "V", Ok(parts(&v, 0.0))));
-            bars.push((x + 1.0, "M", Ok(parts(&m, b.monitor_mib.unwrap_or(0.0)))));
+            bars.push(bar(x, "V", Ok(parts(&v, 0.0))));
+            bars.push(bar(
+                x + 1.0,
+                "M",
+                Ok(parts(&m, b.monitor_mib.unwrap_or(0.0))),
+            ));
         }
         groups.push((b.config.clone(), x + 0.5));
         x += 2.8;
     }
     let (pv, pm) = f.paper_8vms_mb;
-    bars.push((x, "V", Err(pv)));
-    bars.push((x + 1.0, "M", Err(pm)));
+    bars.push(bar(x, "V", Err(pv)));
+    bars.push(bar(x + 1.0, "M", Err(pm)));
     groups.push(("paper, 8 VMs".into(), x + 0.5));
-    let x_max = x + 1.6;
-    let top = |b: &FootprintBar| match b {
-        Ok(p) => p.iter().sum(),
-        Err(t) => *t,
-    };
-    let y_top = bars.iter().map(|(_, _, b)| top(b)).fold(10.0_f64, f64::max) * 1.25;
-    const COLOURS: [RGBColor; 4] = [KERNEL, USER, IDLE, MONITOR];
-    const NAMES: [&str; 4] = ["kernel image", "buffer cache", "other data", "monitor"];
-    let mut out = String::new();
-    {
-        let width = (160.0 + 56.0 * x_max) as u32;
-        let root = SVGBackend::with_string(&mut out, (width.max(560), 480)).into_drawing_area();
-        let caption = format!("{} — {}", e.title, subtitle);
-        let mut chart = bar_chart(
-            &root,
-            &caption,
-            x_max,
-            y_top,
-            "Memory footprint (MiB; paper: MB)",
-        )?;
-        for (i, colour) in COLOURS.iter().enumerate() {
-            let rects: Vec<Rectangle<(f64, f64)>> = bars
-                .iter()
-                .filter_map(|(x, _, b)| {
-                    let p = b.as_ref().ok()?;
-                    let below: f64 = p[..i].iter().sum();
-                    Some(Rectangle::new(
-                        [(x - 0.4, below), (x + 0.4, below + p[i])],
-                        colour.filled(),
-                    ))
-                })
-                .collect();
-            chart.draw_series(rects).map_err(plot_err)?;
-        }
-        chart
-            .draw_series(bars.iter().filter_map(|(x, _, b)| {
-                let t = *b.as_ref().err()?;
-                Some(Rectangle::new(
-                    [(x - 0.4, 0.0), (x + 0.4, t)],
-                    PAPER.filled(),
-                ))
-            }))
-            .map_err(plot_err)?;
-        chart
-            .draw_series(bars.iter().map(|(x, _, b)| {
-                Rectangle::new([(x - 0.4, 0.0), (x + 0.4, top(b))], BLACK.stroke_width(1))
-            }))
-            .map_err(plot_err)?;
-        let legend = NAMES
-            .iter()
-            .copied()
-            .zip(COLOURS)
-            .chain(std::iter::once(("paper (total only)", PAPER)));
-        draw_legend(&root, chart.backend_coord(&(0.0, y_top)), legend)?;
-        let centred = |size: u32| {
-            ("sans-serif", size).into_font().color(&BLACK).pos(
-                plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Top,
-                ),
-            )
-        };
-        for (x, label, b) in &bars {
-            let (px, py) = chart.backend_coord(&(*x, top(b)));
-            root.draw(&Text::new(
-                format!("{:.0}", top(b)),
-                (px, py - 15),
-                centred(11),
-            ))
-            .map_err(plot_err)?;
-            let (px, py) = chart.backend_coord(&(*x, 0.0));
-            root.draw(&Text::new(label.to_string(), (px, py + 6), centred(11)))
-                .map_err(plot_err)?;
-        }
-        for (name, gx) in &groups {
-            let (px, py) = chart.backend_coord(&(*gx, 0.0));
-            root.draw(&Text::new(name.clone(), (px, py + 26), centred(14)))
-                .map_err(plot_err)?;
-        }
-        root.present().map_err(plot_err)?;
+    StackedChart {
+        caption: format!("{} — {}", e.title, subtitle),
+        y_desc: "Memory footprint (MiB; paper: MB)",
+        series: &FOOTPRINT_SERIES,
+        bars,
+        groups,
+        paper_name: "paper (total only)",
     }
-    Ok(out)
+}
+
+const NUMA_SERIES: [(&str, RGBColor); 5] = [
+    ("execution", USER),
+    ("local stall", KERNEL),
+    ("remote stall", OTHER),
+    ("monitor", MONITOR),
+    ("idle", IDLE),
+];
+
+/// Figure 9: per workload a bar per configuration (execution, local and
+/// remote stall, monitor, idle; NUMA = 100) with its local miss
+/// percentage under it, and the paper's NUMA, Disco and UMA totals.
+pub fn numa_chart<'a>(
+    e: &Experiment,
+    f: &super::numa::NumaFigure,
+    subtitle: &str,
+) -> StackedChart<'a> {
+    let mut bars = Vec::new();
+    let mut groups = Vec::new();
+    let mut x = 0.6;
+    let mut workloads: Vec<&str> = f.bars.iter().map(|b| b.workload.as_str()).collect();
+    workloads.dedup();
+    for w in workloads {
+        let first = x;
+        for b in f.bars.iter().filter(|b| b.workload == w) {
+            let local = b
+                .local_fraction
+                .map_or("-".to_string(), |l| format!("{:.0}%", 100.0 * l));
+            bars.push(Stacked {
+                x,
+                labels: vec![b.config.clone(), local],
+                parts: b.parts.map(|p| p.to_vec()).ok_or(0.0),
+            });
+            x += 1.0;
+        }
+        if let Some(p) = f.paper.iter().find(|p| p.workload == w) {
+            x += 0.3;
+            for (name, total, local) in [
+                ("p. NUMA", 100.0, p.local_pct[0]),
+                ("p. Disco", p.disco, p.local_pct[1]),
+                ("p. UMA", p.uma, p.local_pct[2]),
+            ] {
+                bars.push(Stacked {
+                    x,
+                    labels: vec![name.into(), format!("{local:.0}%")],
+                    parts: Err(total),
+                });
+                x += 1.0;
+            }
+        }
+        groups.push((w.to_string(), (first + x - 1.0) / 2.0));
+        x += 0.8;
+    }
+    StackedChart {
+        caption: format!("{} — {}", e.title, subtitle),
+        y_desc: "Execution time (NUMA = 100)",
+        series: &NUMA_SERIES,
+        bars,
+        groups,
+        paper_name: "paper (total only)",
+    }
 }

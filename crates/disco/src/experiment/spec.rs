@@ -59,6 +59,18 @@ pub struct RunSpec {
     /// In a VM, share no memory (`--no-sharing`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub no_sharing: bool,
+    /// Memory pages dealt round-robin to the nodes (`--interleave`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interleave: bool,
+    /// Every miss at the local latency (`--uma`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub uma: bool,
+    /// The L2 size (`--l2`), when not the default 1M.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l2: Option<String>,
+    /// In a VM, the NUMA policy mode (`--numa`), when not the default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numa: Option<String>,
 }
 
 impl RunSpec {
@@ -81,6 +93,10 @@ impl RunSpec {
             work_disk_mib: None,
             memory_report: false,
             no_sharing: false,
+            interleave: false,
+            uma: false,
+            l2: None,
+            numa: None,
         }
     }
 
@@ -206,6 +222,15 @@ impl RunSpec {
         if self.rootfs {
             a.push("--rootfs".into());
         }
+        if self.interleave {
+            a.push("--interleave".into());
+        }
+        if self.uma {
+            a.push("--uma".into());
+        }
+        if let Some(l2) = &self.l2 {
+            a.extend(["--l2".into(), l2.clone()]);
+        }
         if let Some(t) = self.max_time {
             a.extend(["--max-time".into(), t.to_string()]);
         }
@@ -219,6 +244,9 @@ impl RunSpec {
             }
             if self.no_sharing {
                 a.push("--no-sharing".into());
+            }
+            if let Some(mode) = &self.numa {
+                a.extend(["--numa".into(), mode.clone()]);
             }
         }
         if self.work_disk_mib.is_some() {
@@ -323,6 +351,10 @@ pub enum FigureKind {
     /// into kernel image, buffer cache, other data and the monitor (the
     /// paper's Figure 7).
     MemoryFootprint,
+    /// Per workload and NUMA configuration, execution time split into
+    /// instruction execution, local stall, remote stall, monitor and idle,
+    /// with the local miss fraction (the paper's Figure 9).
+    NumaBreakdown,
 }
 
 /// The paper's figure for one workload: the VM's execution time
@@ -613,6 +645,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
         "Figure 7 (§5.3): eight pmake instances on 8 CPUs, bare and in 1, 2, 4, 8 VMs from one copy-on-write root disk; virtual and machine memory footprints per category",
     ),
     (
+        "fig9",
+        "Figure 9 (§5.5): Engineering on 8 CPUs and Raytrace on 16 CPUs (256 KiB L2): bare NUMA (interleaved), Disco with page migration and replication, Disco with the policy off, UMA; time split into execution, local and remote stall, monitor; local miss fraction; migration and replication rates (Table 3)",
+    ),
+    (
         "sharing",
         "Fig. 6 runs at monitor cost scale 1 with memory sharing on (the default) and off (--no-sharing): what sharing costs each workload in one VM",
     ),
@@ -644,6 +680,7 @@ pub fn experiment(name: &str, quick: bool) -> Option<Experiment> {
         "fig6" => Some(fig6(quick)),
         "table2" => Some(table2(quick)),
         "fig7" => Some(super::memory::fig7(quick)),
+        "fig9" => Some(super::numa::fig9(quick)),
         "sharing" => Some(sharing(quick)),
         "selftest" => Some(selftest(quick)),
         _ => None,

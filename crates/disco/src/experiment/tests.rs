@@ -29,6 +29,9 @@ impl Fake {
 }
 
 fn fake_stats(spec: &RunSpec) -> Value {
+    if spec.exec.contains("engineering copies") || spec.exec.contains("raytrace --cpus 16") {
+        return numa_stats(spec);
+    }
     if spec.memory_report {
         return memory_stats(spec);
     }
@@ -738,4 +741,110 @@ fn fig7_runs_split_the_machine_and_report_footprints() {
             std::fs::copy(out.path().join(f), Path::new(&keep).join(f)).unwrap();
         }
     }
+}
+
+/// Made-up statistics of a fig9 run on `spec.cpus` CPUs: per CPU 1000
+/// cycles on NUMA (500 execution, 100 local and 300 remote stall, 100
+/// idle; 10 % of misses local); UMA 700 (200 remote stall, all misses
+/// "local"); the Disco run 800 of which 100 monitor (60 % local, with
+/// migrations and replications), the policy-off run 1100.
+fn numa_stats(spec: &RunSpec) -> Value {
+    let (cycles, local, remote, mem_local, monitor) = match (spec.vm, spec.uma, spec.numa.is_some())
+    {
+        (false, false, _) => (1000, 100, 300, 10, 0),
+        (false, true, _) => (700, 100, 0, 100, 0),
+        (true, _, false) => (800, 150, 50, 60, 100),
+        (true, _, true) => (1100, 100, 300, 10, 100),
+    };
+    let n = spec.cpus as usize;
+    let cpu = json!({"cycles": cycles, "idle": 100, "stall_local": local, "stall_remote": remote,
+                     "caches": {"l2_misses": 100, "mem_local": mem_local, "cache_local": 0}});
+    let mut stats = json!({
+        "timing_mode": "Detailed", "cpu_hz": 400_000_000u64, "sim_seconds": 2.0,
+        "measured_region": true,
+        "cpus": vec![cpu; n],
+    });
+    if spec.vm {
+        // Per CPU `monitor` cycles, all of them NUMA work in one VM.
+        let total = monitor * n as u64;
+        stats["monitor"] = json!({
+            "vms": [{"name": "vm0", "total": {"numa_cycles": total}}],
+            "numa": {"total": {"migrations": 400, "migrate_cycles": 400 * 20_000,
+                               "replications": 100, "replicate_cycles": 100 * 16_000,
+                               "collapses": 4, "hot_pages": 900,
+                               "refused": {"local": 400}}},
+        });
+    }
+    stats
+}
+
+#[test]
+fn fig9_runs_the_four_configurations_and_splits_time() {
+    let e = experiment("fig9", true).unwrap();
+    assert_eq!(e.figure, spec::FigureKind::NumaBreakdown);
+    let labels: Vec<(String, String)> = e
+        .runs
+        .iter()
+        .map(|r| (r.labels.workload.clone(), r.labels.mode.clone()))
+        .collect();
+    assert_eq!(labels.len(), 8);
+    assert_eq!(labels[0], ("Engineering".into(), "NUMA".into()));
+    assert_eq!(labels[7], ("Raytrace".into(), "UMA".into()));
+    let args = |i: usize| e.runs[i].spec.args(Path::new("/s/stats.json"));
+    let numa = args(0);
+    assert!(numa.contains(&"--interleave".to_string()) && !numa.contains(&"--vm".to_string()));
+    assert!(numa.windows(2).any(|w| w == ["--cpus", "8"]));
+    assert!(numa
+        .last()
+        .unwrap()
+        .contains("engineering copies ok: $ok/$N"));
+    let off = args(2);
+    assert!(off.windows(2).any(|w| w == ["--numa", "off"]) && off.contains(&"--vm".to_string()));
+    let disco = args(1);
+    assert!(
+        !disco.iter().any(|a| a == "--numa"),
+        "the policy is the default"
+    );
+    let ray = args(4);
+    assert!(ray.windows(2).any(|w| w == ["--l2", "256K"]));
+    assert!(ray.windows(2).any(|w| w == ["--cpus", "16"]));
+    let uma = args(7);
+    assert!(uma.contains(&"--uma".to_string()) && uma.contains(&"--interleave".to_string()));
+    // Other experiments' cache keys are unchanged by the new fields.
+    let json = serde_json::to_string(&RunSpec::bare("true")).unwrap();
+    assert!(!json.contains("interleave") && !json.contains("uma") && !json.contains("l2"));
+
+    let out = tempfile::tempdir().unwrap();
+    let cache = Cache::in_dir(out.path());
+    let (results, _) = sweep(&e, &cache, IMAGES, &Fake::default(), 2).unwrap();
+    let table = write_outputs(&e, out.path(), &results).unwrap();
+    let j: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("fig9.json")).unwrap())
+            .unwrap();
+    let bars = j["figure"]["bars"].as_array().unwrap();
+    let total = |i: usize| bars[i]["total"].as_f64().unwrap();
+    assert!((total(0) - 100.0).abs() < 1e-9);
+    assert!((total(1) - 80.0).abs() < 1e-9, "{}", bars[1]);
+    assert!((total(3) - 70.0).abs() < 1e-9);
+    // Disco: execution 450, local 150, remote 50, monitor 100, idle 100 of 1000.
+    let parts: Vec<f64> = bars[1]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(parts, [40.0, 15.0, 5.0, 10.0, 10.0]);
+    assert!((bars[1]["local_fraction"].as_f64().unwrap() - 0.6).abs() < 1e-9);
+    let policy = &bars[1]["policy"];
+    // 8 CPUs of 800 cycles at 400 MHz: 2 µs of region.
+    assert!((policy["migrations_per_s"].as_f64().unwrap() - 400.0 / 2e-6).abs() < 1.0);
+    assert!((policy["migrate_us"].as_f64().unwrap() - 50.0).abs() < 1e-9);
+    assert!(bars[0]["policy"].is_null());
+    assert!(
+        table.contains("policy off") && table.contains("2461"),
+        "{table}"
+    );
+    let svg = std::fs::read_to_string(out.path().join("fig9.svg")).unwrap();
+    assert!(svg.contains("remote stall") && svg.contains("p. Disco"));
+    resvg::usvg::Tree::from_str(&svg, &resvg::usvg::Options::default()).unwrap();
 }

@@ -52,16 +52,24 @@ pub fn build_guest(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("guest");
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join(name);
+    // Built under a name of its own and renamed into place: tests running
+    // at once may build the same program, and none may see it half written.
+    let tmp = dir.join(format!(
+        "{name}.{}.{:?}.tmp",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let cc = std::env::var("MIPS_CC").unwrap_or_else(|_| "mips64el-linux-gnuabi64-gcc".into());
     let o = Command::new(&cc)
         .args(["-static", "-O2", "-Wall", "-Werror", "-pthread", "-o"])
-        .arg(&out)
+        .arg(&tmp)
         .arg(&src)
         .output()
         .unwrap_or_else(|e| {
             panic!("cannot run {cc} ({e}); scripts/test installs gcc-mips64el-linux-gnuabi64")
         });
     assert!(o.status.success(), "{cc} failed:\n{}", stderr(&o));
+    std::fs::rename(&tmp, &out).unwrap();
     out
 }
 

@@ -71,6 +71,11 @@ impl ChunkAllocator {
         nearest_first(self.free.len(), node).find_map(|n| self.free[n].pop())
     }
 
+    /// A free chunk of node `node` itself, if it has one.
+    pub fn alloc_on(&mut self, node: u32) -> Option<u32> {
+        self.free.get_mut(node as usize)?.pop()
+    }
+
     /// Returns chunk `chunk` to its node's free list.
     pub fn free(&mut self, chunk: u32) {
         let node = self.node_of[chunk as usize] as usize;
@@ -142,6 +147,20 @@ impl PagePool {
             .get_mut(&c)
             .expect("pool pages belong to broken chunks") -= 1;
         Some(page)
+    }
+
+    /// Puts every page of chunk `c` (just taken from the allocator) in the
+    /// pool, free.
+    pub fn adopt(&mut self, chunks: &ChunkAllocator, c: u32) {
+        let first = u64::from(c) * CHUNK_PAGES;
+        self.free[chunks.node_of(c) as usize].extend(first..first + CHUNK_PAGES);
+        self.free_in_chunk.insert(c, CHUNK_PAGES);
+    }
+
+    /// True when chunk `c` is broken up into the pool (some of its pages
+    /// may be in use).
+    pub fn holds_chunk(&self, c: u32) -> bool {
+        self.free_in_chunk.contains_key(&c)
     }
 
     /// Free pages on node `node`: in the pool and in its whole free chunks.

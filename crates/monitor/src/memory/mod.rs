@@ -86,6 +86,10 @@ pub struct MachineMemory {
     pub collapses: u64,
     /// Per VM: what the NUMA policy did ([`crate::numa`]).
     pub numa: Vec<crate::numa::NumaStats>,
+    /// Per (machine chunk, node): the chunk of that node whose pages at
+    /// the same offsets receive the chunk's pages moved there
+    /// ([`placement`]).
+    mirrors: BTreeMap<(u32, u32), u32>,
 }
 
 /// Machine memory ran out.
@@ -113,6 +117,7 @@ impl MachineMemory {
             pages_moved: 0,
             collapses: 0,
             numa: Vec::new(),
+            mirrors: BTreeMap::new(),
         }
     }
 

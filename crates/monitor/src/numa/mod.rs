@@ -122,6 +122,8 @@ pub(crate) struct NumaState {
     history: BTreeMap<u64, History>,
     /// Work done on CPUs that had no vCPU loaded.
     pub unattributed_cycles: u64,
+    /// Memory stall cycles of the copy being charged.
+    copy_stall: u64,
 }
 
 impl NumaState {
@@ -134,6 +136,7 @@ impl NumaState {
             reset_cycles,
             history: BTreeMap::new(),
             unattributed_cycles: 0,
+            copy_stall: 0,
         }
     }
 
@@ -228,6 +231,12 @@ impl Monitor {
         if self.vms[vm].state.ended() {
             return;
         }
+        if !self.numa.cfg.kernel_image && self.in_kernel_image(&owner, page) {
+            let r = Refusal::KernelImage;
+            self.refuse(vm, r);
+            tracing::debug!(target: "monitor::numa", vm, "hot page {page:#x} from node {}: left ({})", hot.node, r.name());
+            return;
+        }
         let Some(p) =
             (0..m.cpus.len()).find(|&c| m.devices.timing.node_of_cpu(c as u32) == hot.node)
         else {
@@ -276,7 +285,7 @@ impl Monitor {
             Err(r) => {
                 self.refuse(vm, r);
                 tracing::debug!(target: "monitor::numa", vm, "hot page {page:#x} on node {home} from node {}: counts {counts:?} writes {writes} -> left ({})", hot.node, r.name());
-                self.numa_charge(m, p, cycles);
+                self.numa_charge(m, p, cycles, 0);
                 self.memory.numa_mut(vm).refuse_cycles += cycles;
                 return;
             }
@@ -289,13 +298,14 @@ impl Monitor {
                     NotMoved::NotMovable => Refusal::NotMovable,
                 };
                 self.refuse(vm, r);
-                self.numa_charge(m, p, cycles);
+                self.numa_charge(m, p, cycles, 0);
                 self.memory.numa_mut(vm).refuse_cycles += cycles;
                 return;
             }
         };
         cycles += work;
-        self.numa_charge(m, p, cycles);
+        let stall = std::mem::take(&mut self.numa.copy_stall);
+        self.numa_charge(m, p, cycles, stall);
         let stats = self.memory.numa_mut(vm);
         stats.hot_pages += 1;
         match action {
@@ -310,6 +320,19 @@ impl Monitor {
         }
         let us = cycles as f64 / m.clock().hz() as f64 * 1e6;
         tracing::debug!(target: "monitor::numa", vm, cpu = p, "hot page {page:#x} on node {home} from node {}: counts {counts:?} writes {writes} -> {} to node {} ({cycles} cycles, {us:.1} us, from cycle {start})", hot.node, match action { Action::Migrate => "migrate", Action::Replicate => "replicate" }, hot.node);
+    }
+
+    /// True when `page` belongs to a guest kernel's image.
+    fn in_kernel_image(&self, owner: &Owner, page: u64) -> bool {
+        match owner {
+            Owner::Private(u) => self.vms[u.vm]
+                .kernel_image
+                .is_some_and(|(first, end)| (first..end).contains(&u.guest_page)),
+            Owner::Shared(_) => matches!(
+                self.memory.memmap.kind(page),
+                PageKind::Shared(crate::memory::memmap::SharedKind::KernelText { .. })
+            ),
+        }
     }
 
     /// Counts a refusal for VM `vm`.
@@ -403,7 +426,7 @@ impl Monitor {
             dropped_total += dropped;
             if dropped > 0 && q != p {
                 let ipi = self.costs.ipi;
-                self.numa_charge(m, q, ipi);
+                self.numa_charge(m, q, ipi, 0);
                 self.memory.numa_mut(u.vm).ipis += 1;
             }
         }
@@ -411,9 +434,9 @@ impl Monitor {
         dropped_total * self.costs.shootdown
     }
 
-    /// Charges `cycles` of NUMA work to physical CPU `p` and the vCPU it
-    /// runs (if any).
-    fn numa_charge(&mut self, m: &mut Machine, p: usize, cycles: u64) {
+    /// Charges `cycles` of NUMA work (`stall` of them memory stalls) to
+    /// physical CPU `p` and the vCPU it runs (if any).
+    fn numa_charge(&mut self, m: &mut Machine, p: usize, cycles: u64, stall: u64) {
         let cpu = &mut m.cpus[p];
         match self.pcpus[p].current {
             Some((vi, ci)) => {
@@ -421,6 +444,7 @@ impl Monitor {
                 account(v, cpu.cycles());
                 cpu.spend_cycles(cycles);
                 v.stats.charge(Work::Numa, cycles);
+                v.stats.monitor_stall_cycles += stall;
                 v.mark = cpu.cycles();
             }
             None => {
@@ -428,5 +452,44 @@ impl Monitor {
                 self.numa.unattributed_cycles += cycles;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_that_bounce_are_frozen_then_melt() {
+        let cfg = NumaConfig {
+            freeze_after: 3,
+            freeze_intervals: 2,
+            ..NumaConfig::default()
+        };
+        let mut s = NumaState::new(cfg, 400_000_000, 0);
+        assert_eq!(s.reset_cycles, 40_000_000, "100 ms at 400 MHz");
+        // Two migrations in one interval: the move count follows the page.
+        assert!(!s.moved(10, 11, true));
+        assert_eq!(s.history(11).moves, 1);
+        assert_eq!(s.history(10), History::default());
+        assert!(!s.moved(11, 12, true));
+        s.new_interval();
+        assert_eq!(s.history(12).moves, 0, "counted per interval");
+        assert_eq!(s.history(12).score, 1, "the score halves");
+        // A collapse counts toward the score but is no migration.
+        assert!(!s.moved(12, 12, false));
+        assert!(
+            s.moved(12, 13, true),
+            "the third move in a short time freezes it"
+        );
+        assert!(s.frozen(13));
+        s.new_interval();
+        assert!(s.frozen(13));
+        s.new_interval();
+        assert!(!s.frozen(13), "it melts after freeze_intervals");
+        for _ in 0..4 {
+            s.new_interval();
+        }
+        assert!(s.history.is_empty(), "quiet pages are forgotten");
     }
 }

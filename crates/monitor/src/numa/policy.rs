@@ -19,6 +19,15 @@
 //! | `freeze_after` | 4 | a page whose move score (migrations and collapses, halved every interval) reaches this is *frozen*: it bounces |
 //! | `freeze_intervals` | 10 | how many intervals a frozen page stays put |
 //! | `min_free_percent` | 10 % | no page is moved to a node with less free memory than this |
+//! | `kernel_image` | false | also move the pages of the guest kernel's image (text and static data) |
+//!
+//! The kernel image is left alone by default: an unmodified Linux reaches
+//! it through its unmapped segment, which the monitor maps with large TLB
+//! pages while it is one run of machine memory ([`crate::memory::ktlb`]).
+//! One moved or replicated page splits that run, and the kernel then takes
+//! many more kernel TLB faults than the remote misses it saves (measured on
+//! Engineering: 69 replications of image pages took the kernel TLB faults
+//! from 0.6 to 2.7 million; see docs/numa.md).
 //!
 //! The values of `trigger`, `sharing`, `write`, `move_limit` and the reset
 //! interval are Verghese et al.'s as recalled in
@@ -52,6 +61,8 @@ pub struct NumaConfig {
     pub freeze_intervals: u32,
     /// Free memory (percent of the node's) a target node must keep.
     pub min_free_percent: u32,
+    /// Move the guest kernel image's pages too.
+    pub kernel_image: bool,
 }
 
 impl Default for NumaConfig {
@@ -67,6 +78,7 @@ impl Default for NumaConfig {
             freeze_after: 4,
             freeze_intervals: 10,
             min_free_percent: 10,
+            kernel_image: false,
         }
     }
 }
@@ -133,9 +145,10 @@ impl NumaConfig {
             "freeze_after" => self.freeze_after = int(value)?,
             "freeze_intervals" => self.freeze_intervals = int(value)?,
             "min_free_percent" => self.min_free_percent = int(value)?,
+            "kernel_image" => self.kernel_image = flag(value)?,
             _ => {
                 return Err(format!(
-                    "numa: no parameter '{key}' (known: migrate, replicate, trigger, sharing, write, move_limit, reset_interval_ms, freeze_after, freeze_intervals, min_free_percent)"
+                    "numa: no parameter '{key}' (known: migrate, replicate, trigger, sharing, write, move_limit, reset_interval_ms, freeze_after, freeze_intervals, min_free_percent, kernel_image)"
                 ))
             }
         }
@@ -195,11 +208,13 @@ pub enum Refusal {
     Disabled,
     /// Not a page the policy can move (free, a replica, the monitor's).
     NotMovable,
+    /// A page of the guest kernel's image (`kernel_image` is off).
+    KernelImage,
 }
 
 impl Refusal {
     /// Every refusal, in order.
-    pub const ALL: [Refusal; 7] = [
+    pub const ALL: [Refusal; 8] = [
         Refusal::Local,
         Refusal::Frozen,
         Refusal::WriteShared,
@@ -207,6 +222,7 @@ impl Refusal {
         Refusal::NoMemory,
         Refusal::Disabled,
         Refusal::NotMovable,
+        Refusal::KernelImage,
     ];
 
     /// Its name in statistics and traces.
@@ -219,6 +235,7 @@ impl Refusal {
             Refusal::NoMemory => "no_memory",
             Refusal::Disabled => "disabled",
             Refusal::NotMovable => "not_movable",
+            Refusal::KernelImage => "kernel_image",
         }
     }
 }

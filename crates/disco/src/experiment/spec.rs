@@ -71,6 +71,9 @@ pub struct RunSpec {
     /// In a VM, the NUMA policy mode (`--numa`), when not the default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub numa: Option<String>,
+    /// Extra kernel command-line arguments (`--append`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub append: Option<String>,
 }
 
 impl RunSpec {
@@ -97,6 +100,7 @@ impl RunSpec {
             uma: false,
             l2: None,
             numa: None,
+            append: None,
         }
     }
 
@@ -230,6 +234,9 @@ impl RunSpec {
         }
         if let Some(l2) = &self.l2 {
             a.extend(["--l2".into(), l2.clone()]);
+        }
+        if let Some(args) = &self.append {
+            a.extend(["--append".into(), args.clone()]);
         }
         if let Some(t) = self.max_time {
             a.extend(["--max-time".into(), t.to_string()]);

@@ -807,6 +807,10 @@ fn fig9_runs_the_four_configurations_and_splits_time() {
     );
     let ray = args(4);
     assert!(ray.windows(2).any(|w| w == ["--l2", "256K"]));
+    assert!(ray
+        .windows(2)
+        .any(|w| w == ["--append", "rcupdate.rcu_cpu_stall_suppress=1"]));
+    assert!(!numa.contains(&"--append".to_string()));
     assert!(ray.windows(2).any(|w| w == ["--cpus", "16"]));
     let uma = args(7);
     assert!(uma.contains(&"--uma".to_string()) && uma.contains(&"--interleave".to_string()));

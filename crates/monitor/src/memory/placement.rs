@@ -158,6 +158,7 @@ impl MachineMemory {
         copy_page(mem, page, copy);
         self.memmap.add_replica(page, Replica { node, page: copy });
         self.pages_moved += 1;
+        debug_assert_eq!(self.check_copies(mem, page), Ok(()));
         Ok((copy, users))
     }
 
@@ -237,37 +238,46 @@ impl MachineMemory {
         self.pool.free(&mut self.alloc, page);
     }
 
+    /// Checks the replicas of master page `master`: there is one at least,
+    /// each holds the master's bytes, on a node of its own that is not the
+    /// master's.
+    pub fn check_copies(&self, mem: &PhysMem, master: u64) -> Result<(), String> {
+        let replicas = self.memmap.replicas(master);
+        if replicas.is_empty() {
+            return Err(format!("{master:#x} is marked replicated with no replica"));
+        }
+        let home = self.node_of_page(master);
+        let mut a = [0u8; 4096];
+        let mut b = [0u8; 4096];
+        mem.read_bytes(master << 12, &mut a)
+            .map_err(|e| e.to_string())?;
+        for (i, r) in replicas.iter().enumerate() {
+            if r.node == home || self.node_of_page(r.page) != r.node {
+                return Err(format!(
+                    "replica {:#x} of {master:#x} is on the wrong node",
+                    r.page
+                ));
+            }
+            if replicas[..i].iter().any(|o| o.node == r.node) {
+                return Err(format!("two replicas of {master:#x} on node {}", r.node));
+            }
+            mem.read_bytes(r.page << 12, &mut b)
+                .map_err(|e| e.to_string())?;
+            if a != b {
+                return Err(format!("replica {:#x} of {master:#x} is stale", r.page));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the replica invariants against the VMs' pmaps (`pmaps[vm]`)
     /// and the memory's contents; the first violation found. Every replica
     /// holds its master's bytes, lies on another node than the master and
     /// than its siblings, and no pmap entry maps a replicated page (or a
     /// replica) writable.
     pub fn check_replicas(&self, pmaps: &[&Pmap], mem: &PhysMem) -> Result<(), String> {
-        let mut a = [0u8; 4096];
-        let mut b = [0u8; 4096];
-        for (master, replicas) in self.memmap.replicated_pages() {
-            let home = self.node_of_page(master);
-            mem.read_bytes(master << 12, &mut a)
-                .map_err(|e| e.to_string())?;
-            for (i, r) in replicas.iter().enumerate() {
-                if r.node == home || self.node_of_page(r.page) != r.node {
-                    return Err(format!(
-                        "replica {:#x} of {master:#x} is on the wrong node",
-                        r.page
-                    ));
-                }
-                if replicas[..i].iter().any(|o| o.node == r.node) {
-                    return Err(format!("two replicas of {master:#x} on node {}", r.node));
-                }
-                mem.read_bytes(r.page << 12, &mut b)
-                    .map_err(|e| e.to_string())?;
-                if a != b {
-                    return Err(format!("replica {:#x} of {master:#x} is stale", r.page));
-                }
-            }
-            if replicas.is_empty() {
-                return Err(format!("{master:#x} is marked replicated with no replica"));
-            }
+        for (master, _) in self.memmap.replicated_pages() {
+            self.check_copies(mem, master)?;
         }
         for (vm, pmap) in pmaps.iter().enumerate() {
             for (g, e) in pmap.entries() {

@@ -329,7 +329,14 @@ pub fn figure(e: &Experiment, results: &[Option<RunResult>]) -> NumaFigure {
             seconds,
             total: normalised.map(|p| p.iter().sum()),
             parts: normalised,
-            local_fraction: parts.as_ref().and_then(|(_, f)| *f),
+            // On the UMA machine every miss takes the local latency: all
+            // local, as the paper counts them (its home node is no longer
+            // what decides).
+            local_fraction: if run.spec.uma {
+                parts.as_ref().map(|_| 1.0)
+            } else {
+                parts.as_ref().and_then(|(_, f)| *f)
+            },
             policy: match (&s, seconds) {
                 (Some(s), Some(sec)) if run.spec.vm => policy(s, sec),
                 _ => None,

@@ -31,6 +31,36 @@ fn numa_total(stats: &serde_json::Value) -> &serde_json::Value {
     &stats["monitor"]["numa"]["total"]
 }
 
+/// Runs `cmd` with guest program `add` in a VM of `vcpus` vCPUs on as many
+/// CPUs and nodes, with the eager policy; its output and statistics.
+fn run_vm(vcpus: &str, add: &str, cmd: &str) -> (std::process::Output, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("stats.json");
+    let mut args = vec![
+        "run",
+        "--vm",
+        "--vcpus",
+        vcpus,
+        "--cpus",
+        vcpus,
+        "--nodes",
+        vcpus,
+        "--mem",
+        "256M",
+        "--add",
+        add,
+        "--stats-json",
+        json.to_str().unwrap(),
+        "--exec",
+        cmd,
+    ];
+    args.extend(EAGER);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let stats = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    (o, stats)
+}
+
 #[test]
 fn seqlock_readers_never_see_a_stale_or_torn_page_bare_and_in_a_vm() {
     let prog = build_guest("seqlock");
@@ -47,33 +77,9 @@ fn seqlock_readers_never_see_a_stale_or_torn_page_bare_and_in_a_vm() {
         stderr(&o)
     );
     // In a VM whose pages migrate, replicate and collapse all the time.
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("stats.json");
-    let mut args = vec![
-        "run",
-        "--vm",
-        "--vcpus",
-        "4",
-        "--cpus",
-        "4",
-        "--nodes",
-        "4",
-        "--mem",
-        "256M",
-        "--add",
-        add,
-        "--stats-json",
-        json.to_str().unwrap(),
-        "--exec",
-        &cmd,
-    ];
-    args.extend(EAGER);
-    let o = run(&args);
+    let (o, stats) = run_vm("4", add, &cmd);
     let out = stdout(&o);
     assert!(out.contains("seqlock ok 4 x 100"), "{out}{}", stderr(&o));
-    assert_eq!(o.status.code(), Some(0));
-    let stats: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let n = numa_total(&stats);
     let count = |k: &str| n[k].as_u64().unwrap();
     assert!(
@@ -93,35 +99,7 @@ fn runs_with_the_policy_on_are_deterministic() {
     let prog = build_guest("seqlock");
     let add = prog.to_str().unwrap();
     let cmd = detailed("seqlock 2 30");
-    let dir = tempfile::tempdir().unwrap();
-    let once = |name: &str| {
-        let json = dir.path().join(name);
-        let mut args = vec![
-            "run",
-            "--vm",
-            "--vcpus",
-            "2",
-            "--cpus",
-            "2",
-            "--nodes",
-            "2",
-            "--mem",
-            "256M",
-            "--add",
-            add,
-            "--stats-json",
-            json.to_str().unwrap(),
-            "--exec",
-            &cmd,
-        ];
-        args.extend(EAGER);
-        let o = run(&args);
-        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-        let stats: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        stats
-    };
-    let (a, b) = (once("a.json"), once("b.json"));
+    let ((_, a), (_, b)) = (run_vm("2", add, &cmd), run_vm("2", add, &cmd));
     let moved = numa_total(&a)["migrations"].as_u64().unwrap()
         + numa_total(&a)["replications"].as_u64().unwrap();
     assert!(moved > 0, "the policy acted: {}", numa_total(&a));

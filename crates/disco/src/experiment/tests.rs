@@ -844,7 +844,11 @@ fn fig9_runs_the_four_configurations_and_splits_time() {
     assert!((policy["migrations_per_s"].as_f64().unwrap() - 400.0 / 2e-6).abs() < 1.0);
     assert!((policy["migrate_us"].as_f64().unwrap() - 50.0).abs() < 1e-9);
     assert!(bars[0]["policy"].is_null());
-    assert_eq!(bars[3]["local_fraction"].as_f64(), Some(1.0), "UMA: every miss local");
+    assert_eq!(
+        bars[3]["local_fraction"].as_f64(),
+        Some(1.0),
+        "UMA: every miss local"
+    );
     assert!(
         table.contains("policy off") && table.contains("2461"),
         "{table}"

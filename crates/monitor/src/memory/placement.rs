@@ -401,6 +401,28 @@ mod tests {
     }
 
     #[test]
+    fn the_kernel_direct_map_reaches_the_nearest_copy() {
+        use crate::memory::ktlb::kernel_pair_with;
+        let (mut mem, mut mm, mut pmap) = two_nodes();
+        let master = pmap.entry(0x25).unwrap().machine_page;
+        let (copy, _) = mm.replicate(&mut mem, Some(&mut pmap), master, 1).unwrap();
+        let va = 0xffff_ffff_8002_5000; // ckseg0, guest page 0x25
+        let pair_on = |node: u32| {
+            kernel_pair_with(va, 0x25 << 12, &pmap, |first, pages| {
+                mm.placed_run(&pmap, first, pages, node)
+            })
+            .unwrap()
+        };
+        for (node, want) in [(0, master), (1, copy)] {
+            let p = pair_on(node);
+            assert_eq!(p.pages, 2, "a replicated page is mapped with 4 KiB pages");
+            let lo = p.entry.lo[(0x25 - p.first_page) as usize];
+            assert_eq!(lo >> 6, want, "node {node}");
+            assert_eq!(lo & crate::memory::pmap::LO_D, 0, "read-only: stores fault");
+        }
+    }
+
+    #[test]
     fn a_write_through_make_private_collapses_first() {
         let (mut mem, mut mm, mut pmap) = two_nodes();
         let master = pmap.entry(3).unwrap().machine_page;

@@ -193,7 +193,7 @@ pub struct NumaArgs {
     pub numa: Option<NumaMode>,
     /// Set a NUMA policy parameter (repeatable), as in the `[numa]` table:
     /// trigger, sharing, write, move_limit, reset_interval_ms,
-    /// freeze_after, freeze_intervals, min_free_percent.
+    /// freeze_after, freeze_intervals, min_free_percent, kernel_image.
     #[arg(long = "numa-set", value_name = "KEY=VALUE")]
     pub numa_set: Vec<String>,
 }

@@ -228,7 +228,8 @@ impl ConfigFile {
         }
     }
 
-    /// The timing model's parameters: the defaults with the file's overrides.
+    /// The timing model's parameters: the defaults with the file's overrides
+    /// (`[machine] uma` makes every miss take the local latency).
     pub fn timing_config(&self) -> TimingConfig {
         let mut c = TimingConfig::default();
         let t = &self.timing;
@@ -249,6 +250,9 @@ impl ConfigFile {
         set(&mut c.remote_miss_ns, t.remote_miss_ns);
         set(&mut c.remote_dirty_ns, t.remote_dirty_ns);
         set(&mut c.mem_occupancy_ns, t.mem_occupancy_ns);
+        if self.machine.uma.unwrap_or(false) {
+            c = c.uma();
+        }
         c
     }
 }
@@ -278,6 +282,20 @@ mod tests {
         assert_eq!(f.monitor.patch, Some(false));
         assert_eq!(ConfigFile::default().monitor.patch, None);
         assert!(toml::from_str::<ConfigFile>("[monitor]\npatch = 3\n").is_err());
+    }
+
+    #[test]
+    fn uma_and_numa_tables() {
+        let f: ConfigFile =
+            toml::from_str("[machine]\numa = true\n[numa]\ntrigger = 64\nreplicate = false\n")
+                .unwrap();
+        let t = f.timing_config();
+        assert_eq!((t.remote_miss_ns, t.remote_dirty_ns), (300, 300));
+        assert_eq!(
+            (f.numa.trigger, f.numa.replicate, f.numa.migrate),
+            (64, false, true)
+        );
+        assert!(toml::from_str::<ConfigFile>("[numa]\ntriger = 3\n").is_err());
     }
 
     #[test]

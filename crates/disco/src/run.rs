@@ -219,7 +219,7 @@ fn machine_config(
                 format!("--l2 {bytes}: the L2 size must be a power of two below 4 GiB")
             })?;
     }
-    if args.uma || m.uma.unwrap_or(false) {
+    if args.uma {
         c.timing = c.timing.uma();
     }
     let base = args

@@ -246,9 +246,6 @@ fn machine_config(
     c.interleave = m.interleave.unwrap_or(false);
     c.quantum = m.quantum.unwrap_or(c.quantum);
     c.timing = file.timing_config();
-    if file.machine.uma.unwrap_or(false) {
-        c.timing = c.timing.uma();
-    }
     c.timing_mode = match timing {
         Some(TimingArg::Fast) => TimingMode::Fast,
         Some(TimingArg::Detailed) => TimingMode::Detailed,

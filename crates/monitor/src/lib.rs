@@ -277,14 +277,23 @@ impl Monitor {
     /// l2tlbs hold guest-physical translations, which stay right. Returns
     /// the entries dropped.
     pub(crate) fn shoot_down(&mut self, m: &mut Machine, vm: usize, guest_page: u64) -> usize {
-        let dropped: usize = self
-            .pcpus
+        let dropped: usize = self.shoot_down_each(m, vm, guest_page).iter().sum();
+        tracing::trace!(target: "monitor::cow", vm, "shoot down guest page {guest_page:#x}: {dropped} TLB entries");
+        dropped
+    }
+
+    /// Like [`Monitor::shoot_down`]; the entries dropped on each CPU.
+    pub(crate) fn shoot_down_each(
+        &mut self,
+        m: &mut Machine,
+        vm: usize,
+        guest_page: u64,
+    ) -> Vec<usize> {
+        self.pcpus
             .iter_mut()
             .zip(m.cpus.iter_mut())
             .map(|(pc, cpu)| pc.tlb.shoot_down(cpu, vm, guest_page))
-            .sum();
-        tracing::trace!(target: "monitor::cow", vm, "shoot down guest page {guest_page:#x}: {dropped} TLB entries");
-        dropped
+            .collect()
     }
 
     /// Serves VM `vi`'s virtio devices at `now_ns` and shoots down the

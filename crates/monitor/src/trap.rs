@@ -590,7 +590,7 @@ impl Monitor {
         writer: &str,
     ) -> Result<u64, String> {
         let vm = &mut self.vms[vi];
-        let collapses = self.memory.collapses;
+        let collapses = self.memory.collapsed.len();
         match self
             .memory
             .make_private(&mut m.mem, &mut vm.pmap, vi, guest_page, node, true, writer)
@@ -598,7 +598,7 @@ impl Monitor {
             Ok(None) => Ok(0),
             Ok(Some(_)) => {
                 let dropped = self.shoot_down(m, vi, guest_page) as u64;
-                if self.memory.collapses != collapses {
+                if self.memory.collapsed.len() != collapses {
                     // Replicas folded: no copy was made.
                     let cycles = self.costs.collapse + dropped * self.costs.shootdown;
                     self.memory.numa_mut(vi).collapse_cycles += cycles;

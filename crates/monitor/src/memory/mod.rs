@@ -82,8 +82,9 @@ pub struct MachineMemory {
     kernel_patches: BTreeMap<u64, Vec<(u16, u32)>>,
     /// Pages migrated or replicated ([`placement`]) since power-on.
     pub pages_moved: u64,
-    /// Replicated pages folded back into one before a write.
-    pub collapses: u64,
+    /// Replicated pages folded back into one before a write, not yet seen
+    /// by the NUMA policy: (VM, master, the page kept).
+    pub(crate) collapsed: Vec<(usize, u64, u64)>,
     /// Per VM: what the NUMA policy did ([`crate::numa`]).
     pub numa: Vec<crate::numa::NumaStats>,
     /// Per (machine chunk, node): the chunk of that node whose pages at
@@ -115,7 +116,7 @@ impl MachineMemory {
             kernel_hashes: BTreeMap::new(),
             kernel_patches: BTreeMap::new(),
             pages_moved: 0,
-            collapses: 0,
+            collapsed: Vec::new(),
             numa: Vec::new(),
             mirrors: BTreeMap::new(),
         }

@@ -193,7 +193,7 @@ impl MachineMemory {
             self.drop_user(master, user);
         }
         pmap.remap(guest_page, PmapEntry::new(keep));
-        self.collapses += 1;
+        self.collapsed.push((vm, master, keep));
         self.numa_mut(vm).collapses += 1;
         Some((master, keep))
     }
@@ -282,16 +282,14 @@ impl MachineMemory {
         for (vm, pmap) in pmaps.iter().enumerate() {
             for (g, e) in pmap.entries() {
                 let page = e.machine_page;
-                if e.writable()
-                    && (self.memmap.is_replicated(page) || self.memmap.master_of(page).is_some())
-                {
-                    return Err(format!(
-                        "VM {vm} guest page {g:#x} maps replicated {page:#x} writable"
-                    ));
-                }
                 if self.memmap.master_of(page).is_some() {
                     return Err(format!(
                         "VM {vm} guest page {g:#x} maps replica {page:#x} in its pmap"
+                    ));
+                }
+                if e.writable() && self.memmap.is_replicated(page) {
+                    return Err(format!(
+                        "VM {vm} guest page {g:#x} maps replicated {page:#x} writable"
                     ));
                 }
             }

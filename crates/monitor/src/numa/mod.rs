@@ -185,11 +185,6 @@ enum Owner {
 }
 
 impl Monitor {
-    /// The NUMA policy's configuration.
-    pub fn numa_config(&self) -> &NumaConfig {
-        &self.numa.cfg
-    }
-
     /// What the NUMA policy did for VM `vm`.
     pub fn numa_stats(&self, vm: usize) -> NumaStats {
         self.memory.numa.get(vm).cloned().unwrap_or_default()
@@ -198,6 +193,13 @@ impl Monitor {
     /// After a slice: starts a new reset interval when one is due, then
     /// acts on the hot pages the machine reported.
     pub(crate) fn numa_tick(&mut self, m: &mut Machine) {
+        // Collapses (on any write path) count toward their page's score.
+        for (vm, master, kept) in std::mem::take(&mut self.memory.collapsed) {
+            if self.numa.moved(master, kept, false) {
+                self.memory.numa_mut(vm).freezes += 1;
+                tracing::debug!(target: "monitor::numa", vm, "page {kept:#x} frozen for {} intervals: its replicas keep collapsing", self.numa.cfg.freeze_intervals);
+            }
+        }
         if !self.numa.cfg.enabled() {
             return;
         }
@@ -231,12 +233,6 @@ impl Monitor {
         if self.vms[vm].state.ended() {
             return;
         }
-        if !self.numa.cfg.kernel_image && self.in_kernel_image(&owner, page) {
-            let r = Refusal::KernelImage;
-            self.refuse(vm, r);
-            tracing::debug!(target: "monitor::numa", vm, "hot page {page:#x} from node {}: left ({})", hot.node, r.name());
-            return;
-        }
         let Some(p) =
             (0..m.cpus.len()).find(|&c| m.devices.timing.node_of_cpu(c as u32) == hot.node)
         else {
@@ -264,6 +260,7 @@ impl Monitor {
             home: self.memory.node_of_page(page),
             replica_nodes,
             shared: matches!(owner, Owner::Shared(_)),
+            kernel_image: self.in_kernel_image(&owner, page),
             moves: self.numa.history(page).moves,
             frozen: self.numa.frozen(page),
             room: self.memory.free_pages_on(hot.node) > floor.max(1),
@@ -418,20 +415,19 @@ impl Monitor {
     /// `p` pays per entry, every other CPU that held one pays an
     /// interrupt. Returns `p`'s cycles.
     fn numa_shoot_down(&mut self, m: &mut Machine, p: usize, u: PageUser) -> u64 {
-        let mut dropped_total = 0;
-        for q in 0..self.pcpus.len() {
-            let dropped = self.pcpus[q]
-                .tlb
-                .shoot_down(&mut m.cpus[q], u.vm, u.guest_page) as u64;
-            dropped_total += dropped;
-            if dropped > 0 && q != p {
-                let ipi = self.costs.ipi;
-                self.numa_charge(m, q, ipi, 0);
-                self.memory.numa_mut(u.vm).ipis += 1;
-            }
+        let dropped = self.shoot_down_each(m, u.vm, u.guest_page);
+        for (q, _) in dropped
+            .iter()
+            .enumerate()
+            .filter(|&(q, &n)| n > 0 && q != p)
+        {
+            let ipi = self.costs.ipi;
+            self.numa_charge(m, q, ipi, 0);
+            self.memory.numa_mut(u.vm).ipis += 1;
         }
-        self.memory.numa_mut(u.vm).shootdowns += dropped_total;
-        dropped_total * self.costs.shootdown
+        let total = dropped.iter().sum::<usize>() as u64;
+        self.memory.numa_mut(u.vm).shootdowns += total;
+        total * self.costs.shootdown
     }
 
     /// Charges `cycles` of NUMA work (`stall` of them memory stalls) to

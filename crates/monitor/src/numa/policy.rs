@@ -178,6 +178,8 @@ pub struct PageFacts<'a> {
     /// Several VMs map it read-only (a disk-cache or kernel-image page):
     /// it can be replicated, never migrated.
     pub shared: bool,
+    /// It belongs to a guest kernel's image.
+    pub kernel_image: bool,
     /// Migrations of it in this reset interval.
     pub moves: u32,
     /// It is frozen.
@@ -219,18 +221,6 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Every refusal, in order.
-    pub const ALL: [Refusal; 8] = [
-        Refusal::Local,
-        Refusal::Frozen,
-        Refusal::WriteShared,
-        Refusal::MoveLimit,
-        Refusal::NoMemory,
-        Refusal::Disabled,
-        Refusal::NotMovable,
-        Refusal::KernelImage,
-    ];
-
     /// Its name in statistics and traces.
     pub fn name(self) -> &'static str {
         match self {
@@ -254,6 +244,9 @@ pub fn decide(cfg: &NumaConfig, f: &PageFacts<'_>) -> Result<Action, Refusal> {
     let hot = f.hot_node;
     if f.home == hot || (hot < 64 && f.replica_nodes & (1 << hot) != 0) {
         return Err(Refusal::Local);
+    }
+    if f.kernel_image && !cfg.kernel_image {
+        return Err(Refusal::KernelImage);
     }
     if f.frozen {
         return Err(Refusal::Frozen);
@@ -300,6 +293,7 @@ mod tests {
             home: 0,
             replica_nodes: 0,
             shared: false,
+            kernel_image: false,
             moves: 0,
             frozen: false,
             room: true,
@@ -387,6 +381,11 @@ mod tests {
             ),
             ("frozen", |f| f.frozen = true, Err(Refusal::Frozen)),
             (
+                "the kernel image",
+                |f| f.kernel_image = true,
+                Err(Refusal::KernelImage),
+            ),
+            (
                 "no room to migrate",
                 |f| f.room = false,
                 Err(Refusal::NoMemory),
@@ -434,6 +433,17 @@ mod tests {
             Ok(Action::Migrate)
         );
         assert!(!NumaConfig::off().enabled());
+        let image = NumaConfig {
+            kernel_image: true,
+            ..verghese()
+        };
+        let mut f = facts(&[0, 128]);
+        f.kernel_image = true;
+        assert_eq!(
+            decide(&image, &f),
+            Ok(Action::Migrate),
+            "kernel_image = true"
+        );
     }
 
     #[test]
